@@ -1,0 +1,374 @@
+//! Byte-level primitives: a bounds-checked cursor over `&[u8]`, Hadoop vint/vlong,
+//! protobuf varints, HBase's compressed int, and `Bytes.toStringBinary` with its inverse.
+//!
+//! Every read checks the length against the bytes present and returns a `Corrupt` error
+//! carrying the offset inside the buffer; callers rebase it to a file offset.
+
+use crate::error::{Error, Result};
+
+/// A forward-only reader over a byte slice. Offsets in its errors are relative to the slice.
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    context: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `buf`; `context` names the structure in errors.
+    pub fn new(buf: &'a [u8], context: &'static str) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            context,
+        }
+    }
+    /// Current position.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+    /// Bytes left.
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+    /// True when nothing is left.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+    /// The unread tail.
+    pub fn rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or(&[])
+    }
+    fn err(&self, what: &str, need: usize) -> Error {
+        Error::corrupt(
+            self.context,
+            format!(
+                "{what}: need {need} byte(s), only {} left",
+                self.remaining()
+            ),
+        )
+        .at(self.pos as u64)
+    }
+    /// Take the next `n` bytes.
+    pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).ok_or_else(|| self.err(what, n))?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| self.err(what, n))?;
+        self.pos = end;
+        Ok(s)
+    }
+    /// Skip `n` bytes.
+    pub fn skip(&mut self, n: usize, what: &str) -> Result<()> {
+        self.take(n, what).map(|_| ())
+    }
+    /// Take exactly `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let s = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    /// One byte.
+    pub fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.array::<1>(what)?[0])
+    }
+    /// Big-endian u16.
+    pub fn u16(&mut self, what: &str) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array(what)?))
+    }
+    /// Big-endian i32.
+    pub fn i32(&mut self, what: &str) -> Result<i32> {
+        Ok(i32::from_be_bytes(self.array(what)?))
+    }
+    /// Big-endian i64.
+    pub fn i64(&mut self, what: &str) -> Result<i64> {
+        Ok(i64::from_be_bytes(self.array(what)?))
+    }
+    /// Big-endian i32 that must be a non-negative length.
+    pub fn len32(&mut self, what: &str) -> Result<usize> {
+        let at = self.pos;
+        let v = self.i32(what)?;
+        usize::try_from(v).map_err(|_| {
+            Error::corrupt(self.context, format!("{what}: negative length {v}")).at(at as u64)
+        })
+    }
+    /// Hadoop `WritableUtils` vlong.
+    pub fn vlong(&mut self, what: &str) -> Result<i64> {
+        let at = self.pos;
+        let (v, n) = read_vlong(self.rest()).ok_or_else(|| self.err(what, 1))?;
+        self.pos = at + n;
+        Ok(v)
+    }
+    /// Hadoop vint, which must be a non-negative length that fits in the buffer's size range.
+    pub fn vint_len(&mut self, what: &str) -> Result<usize> {
+        let at = self.pos;
+        let v = self.vlong(what)?;
+        if !(0..=i32::MAX as i64).contains(&v) {
+            return Err(
+                Error::corrupt(self.context, format!("{what}: bad length {v}")).at(at as u64),
+            );
+        }
+        Ok(v as usize)
+    }
+    /// Protobuf base-128 varint (up to 10 bytes).
+    pub fn pbvar(&mut self, what: &str) -> Result<u64> {
+        let at = self.pos;
+        let (v, n) = read_pbvar(self.rest()).ok_or_else(|| {
+            Error::corrupt(self.context, format!("{what}: bad or truncated varint")).at(at as u64)
+        })?;
+        self.pos = at + n;
+        Ok(v)
+    }
+    /// HBase compressed int (`ByteBufferUtils.readCompressedInt`): 7-bit groups, LSB first.
+    pub fn cint(&mut self, what: &str) -> Result<usize> {
+        let at = self.pos;
+        let (v, n) = read_cint(self.rest()).ok_or_else(|| {
+            Error::corrupt(
+                self.context,
+                format!("{what}: bad or truncated compressed int"),
+            )
+            .at(at as u64)
+        })?;
+        self.pos = at + n;
+        Ok(v as usize)
+    }
+}
+
+/// Decode a Hadoop vlong at the start of `b`: (value, bytes used), or None if truncated.
+#[inline]
+pub fn read_vlong(b: &[u8]) -> Option<(i64, usize)> {
+    let b0 = *b.first()? as i8;
+    if b0 >= -112 {
+        return Some((b0 as i64, 1));
+    }
+    let (neg, n) = if b0 < -120 {
+        (true, (-120 - b0 as i32) as usize)
+    } else {
+        (false, (-112 - b0 as i32) as usize)
+    };
+    let mag = b.get(1..1 + n)?;
+    let mut i: i64 = 0;
+    for &x in mag {
+        i = (i << 8) | x as i64;
+    }
+    Some((if neg { !i } else { i }, 1 + n))
+}
+
+/// Encode a Hadoop vlong.
+pub fn write_vlong(out: &mut Vec<u8>, v: i64) {
+    if (-112..=127).contains(&v) {
+        out.push(v as u8);
+        return;
+    }
+    let (mut v2, mut len) = (v, -112i32);
+    if v2 < 0 {
+        v2 = !v2;
+        len = -120;
+    }
+    let mut tmp = v2;
+    while tmp != 0 {
+        tmp >>= 8;
+        len -= 1;
+    }
+    out.push(len as i8 as u8);
+    let n = if len < -120 {
+        -(len + 120)
+    } else {
+        -(len + 112)
+    } as usize;
+    for i in (0..n).rev() {
+        out.push((v2 >> (8 * i)) as u8);
+    }
+}
+
+/// Encoded size of a Hadoop vlong.
+pub fn vlong_size(v: i64) -> usize {
+    if (-112..=127).contains(&v) {
+        return 1;
+    }
+    let v2 = if v < 0 { !v } else { v };
+    1 + (8 - (v2.leading_zeros() as usize) / 8)
+}
+
+/// Decode a protobuf varint: (value, bytes used).
+#[inline]
+pub fn read_pbvar(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    for (i, &x) in b.iter().enumerate().take(10) {
+        v |= ((x & 0x7f) as u64) << (7 * i);
+        if x & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Encode a protobuf varint.
+pub fn write_pbvar(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Decode an HBase compressed int (at most 5 bytes, value < 2^32).
+#[inline]
+pub fn read_cint(b: &[u8]) -> Option<(u32, usize)> {
+    let mut v: u64 = 0;
+    for (i, &x) in b.iter().enumerate().take(5) {
+        v |= ((x & 0x7f) as u64) << (7 * i);
+        if x & 0x80 == 0 {
+            return u32::try_from(v).ok().map(|v| (v, i + 1));
+        }
+    }
+    None
+}
+
+/// Read a big-endian u16 at `at`, if present.
+#[inline]
+pub fn be_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+/// Read a big-endian i32 at `at`, if present.
+#[inline]
+pub fn be_i32(b: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_be_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+/// Read a big-endian i64 at `at`, if present.
+#[inline]
+pub fn be_i64(b: &[u8], at: usize) -> Option<i64> {
+    Some(i64::from_be_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// True for bytes `Bytes.toStringBinary` prints as themselves.
+#[inline]
+fn printable(c: u8) -> bool {
+    (0x20..=0x7e).contains(&c) && c != b'\\'
+}
+
+/// Append HBase's `Bytes.toStringBinary` form of `b` to `out`: printable ASCII other than
+/// backslash as itself, every other byte as `\xHH` (uppercase hex).
+#[inline]
+pub fn push_string_binary(out: &mut Vec<u8>, b: &[u8]) {
+    out.reserve(b.len());
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if !printable(c) {
+            out.extend_from_slice(b.get(start..i).unwrap_or(&[]));
+            out.extend_from_slice(&[b'\\', b'x', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(b.get(start..).unwrap_or(&[]));
+}
+
+/// `Bytes.toStringBinary` as a `String`.
+pub fn to_string_binary(b: &[u8]) -> String {
+    let mut v = Vec::with_capacity(b.len());
+    push_string_binary(&mut v, b);
+    // Only ASCII is produced.
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+/// Inverse of [`to_string_binary`] (HBase's `Bytes.toBytesBinary`): `\xHH` becomes the byte,
+/// everything else is taken literally as UTF-8 bytes. Unlike HBase, lowercase hex digits are
+/// accepted too; a backslash not followed by `x` and two hex digits is an error.
+pub fn from_string_binary(s: &str) -> Result<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
+            let hex = |j: usize| b.get(j).and_then(|&h| (h as char).to_digit(16));
+            match (b.get(i + 1), hex(i + 2), hex(i + 3)) {
+                (Some(b'x'), Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 4;
+                    continue;
+                }
+                _ => {
+                    return Err(Error::usage(format!(
+                        "bad escape in {s:?} at character {i}: expected \\xHH (write a backslash as \\x5C)"
+                    )))
+                }
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vlong_table_from_spec() {
+        let cases: &[(i64, &[u8])] = &[
+            (0, &[0x00]),
+            (1, &[0x01]),
+            (127, &[0x7f]),
+            (-1, &[0xff]),
+            (-112, &[0x90]),
+            (-113, &[0x87, 0x70]),
+            (128, &[0x8f, 0x80]),
+            (255, &[0x8f, 0xff]),
+            (256, &[0x8e, 0x01, 0x00]),
+            (65535, &[0x8e, 0xff, 0xff]),
+            (1 << 31, &[0x8c, 0x80, 0, 0, 0]),
+            (
+                1_700_000_000_000,
+                &[0x8a, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00],
+            ),
+            (
+                i64::MAX,
+                &[0x88, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
+            (
+                i64::MIN,
+                &[0x80, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
+            (483310, &[0x8d, 0x07, 0x5f, 0xee]),
+        ];
+        for &(v, enc) in cases {
+            let mut out = Vec::new();
+            write_vlong(&mut out, v);
+            assert_eq!(out, enc, "encode {v}");
+            assert_eq!(read_vlong(enc), Some((v, enc.len())), "decode {v}");
+            assert_eq!(vlong_size(v), enc.len(), "size {v}");
+        }
+        assert_eq!(read_vlong(&[0x8e, 0x01]), None);
+    }
+
+    #[test]
+    fn string_binary_roundtrip() {
+        let b = [0x61, 0x5c, 0x62, 0x00, 0x7f, 0x20, 0xff];
+        let s = to_string_binary(&b);
+        assert_eq!(s, "a\\x5Cb\\x00\\x7F \\xFF");
+        assert_eq!(from_string_binary(&s).ok(), Some(b.to_vec()));
+        assert!(from_string_binary("a\\q").is_err());
+        assert_eq!(from_string_binary("\\xff").ok(), Some(vec![0xff]));
+    }
+
+    #[test]
+    fn varints() {
+        let mut v = Vec::new();
+        write_pbvar(&mut v, u64::MAX);
+        assert_eq!(v.len(), 10);
+        assert_eq!(read_pbvar(&v), Some((u64::MAX, 10)));
+        assert_eq!(read_cint(&[0x80, 0x01]), Some((128, 2)));
+        assert_eq!(read_cint(&[0x80]), None);
+    }
+}

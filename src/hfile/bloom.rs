@@ -1,0 +1,277 @@
+//! Compound bloom filters (meta version 3): the meta block, the chunk index, HBase's
+//! hash functions and membership tests. The general bloom (ROW, ROWCOL,
+//! ROWPREFIX_FIXED_LENGTH) and the delete-family bloom share this format.
+
+use crate::bytes::Cursor;
+use crate::cell::{make_key, Key, Order, LATEST_TIMESTAMP};
+use crate::error::{Error, Result};
+use crate::hfile::index::{self, IndexEntry};
+
+/// `BloomType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum BloomType {
+    /// No bloom.
+    None,
+    /// Row bloom.
+    Row,
+    /// Row + column bloom.
+    RowCol,
+    /// Fixed-length row prefix bloom.
+    RowPrefixFixedLength,
+}
+
+impl BloomType {
+    /// HBase's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BloomType::None => "NONE",
+            BloomType::Row => "ROW",
+            BloomType::RowCol => "ROWCOL",
+            BloomType::RowPrefixFixedLength => "ROWPREFIX_FIXED_LENGTH",
+        }
+    }
+    /// Parse an HBase name, case-insensitive.
+    pub fn from_name(s: &str) -> Option<BloomType> {
+        [
+            BloomType::None,
+            BloomType::Row,
+            BloomType::RowCol,
+            BloomType::RowPrefixFixedLength,
+        ]
+        .into_iter()
+        .find(|b| b.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Hash function ids (`Hash.JENKINS_HASH` etc.).
+pub const MURMUR_HASH: i32 = 1;
+/// MurmurHash3 x86_32.
+pub const MURMUR_HASH3: i32 = 2;
+/// Jenkins lookup3 (not implemented: blooms using it are reported, not checked).
+pub const JENKINS_HASH: i32 = 0;
+
+/// Parsed bloom meta block.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BloomMeta {
+    /// Format version (3).
+    pub version: i32,
+    /// Σ chunk sizes in bytes.
+    pub total_byte_size: i64,
+    /// Hash functions per key.
+    pub hash_count: i32,
+    /// Hash type id.
+    pub hash_type: i32,
+    /// Keys added.
+    pub total_key_count: i64,
+    /// Σ folded chunk capacities.
+    pub total_max_keys: i64,
+    /// Number of chunks.
+    pub num_chunks: i32,
+    /// Comparator class name (empty for raw-byte keys in 2.x).
+    pub comparator: String,
+    /// Chunk index.
+    #[serde(skip)]
+    pub chunks: Vec<IndexEntry>,
+}
+
+impl BloomMeta {
+    /// Parse a bloom meta payload. Offsets in errors are relative to it.
+    pub fn parse(payload: &[u8]) -> Result<BloomMeta> {
+        let mut c = Cursor::new(payload, "bloom meta");
+        let version = c.i32("version")?;
+        if version != 3 {
+            return Err(Error::unsupported(
+                "bloom meta",
+                format!("bloom meta version {version} (only 3 exists)"),
+            ));
+        }
+        let total_byte_size = c.i64("totalByteSize")?;
+        let hash_count = c.i32("hashCount")?;
+        let hash_type = c.i32("hashType")?;
+        let total_key_count = c.i64("totalKeyCount")?;
+        let total_max_keys = c.i64("totalMaxKeys")?;
+        let num_chunks = c.i32("numChunks")?;
+        let cl = c.vint_len("comparator name length")?;
+        let comparator = String::from_utf8_lossy(c.take(cl, "comparator name")?).into_owned();
+        if num_chunks < 0 || !(1..=1000).contains(&hash_count) {
+            return Err(Error::corrupt(
+                "bloom meta",
+                format!("numChunks {num_chunks}, hashCount {hash_count} out of range"),
+            ));
+        }
+        let at = c.pos();
+        let (chunks, _) = index::parse_root(c.rest(), num_chunks as u32, false)
+            .map_err(|e| e.rebase(at as u64))?;
+        Ok(BloomMeta {
+            version,
+            total_byte_size,
+            hash_count,
+            hash_type,
+            total_key_count,
+            total_max_keys,
+            num_chunks,
+            comparator,
+            chunks,
+        })
+    }
+    /// True when chunk keys are KEYs compared with the cell comparator (ROWCOL), false for
+    /// raw bytes.
+    pub fn keys_are_cells(&self) -> bool {
+        !(self.comparator.is_empty()
+            || self.comparator.contains("RawBytes")
+            || self.comparator.contains("ByteArray"))
+    }
+    /// Chunk that would hold `key`, or None when it sorts before every chunk.
+    pub fn chunk_for(&self, key: &[u8]) -> Option<usize> {
+        let cells = self.keys_are_cells();
+        index::search(
+            &self
+                .chunks
+                .iter()
+                .map(|e| e.key.as_slice())
+                .collect::<Vec<_>>(),
+            key,
+            |a, b| {
+                if cells {
+                    match (Key::parse(a), Key::parse(b)) {
+                        (Ok(x), Ok(y)) => Order::Normal.compare(&x, &y),
+                        _ => a.cmp(b),
+                    }
+                } else {
+                    a.cmp(b)
+                }
+            },
+        )
+    }
+    /// The simple class name HBase prints (`RawBytesComparator` for an empty name).
+    pub fn comparator_simple_name(&self) -> &str {
+        if self.comparator.is_empty() {
+            return "RawBytesComparator";
+        }
+        self.comparator
+            .rsplit(['.', '$'])
+            .next()
+            .unwrap_or(&self.comparator)
+    }
+}
+
+/// HBase's MurmurHash (a MurmurHash2 variant whose tail bytes are sign-extended).
+pub fn murmur_hash(data: &[u8], seed: i32) -> i32 {
+    let m: i32 = 0x5bd1_e995;
+    let r = 24;
+    let mut h: i32 = seed ^ (data.len() as i32);
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(m);
+        k ^= ((k as u32) >> r) as i32;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    let t = chunks.remainder();
+    if !t.is_empty() {
+        let b = |i: usize| t.get(i).map_or(0, |&x| x as i8 as i32);
+        if t.len() >= 3 {
+            h ^= b(2) << 16;
+        }
+        if t.len() >= 2 {
+            h ^= b(1) << 8;
+        }
+        h ^= b(0);
+        h = h.wrapping_mul(m);
+    }
+    h ^= ((h as u32) >> 13) as i32;
+    h = h.wrapping_mul(m);
+    h ^= ((h as u32) >> 15) as i32;
+    h
+}
+
+/// MurmurHash3 x86_32 as HBase's `MurmurHash3.hash`.
+pub fn murmur3_hash(data: &[u8], seed: i32) -> i32 {
+    let (c1, c2) = (0xcc9e_2d51u32, 0x1b87_3593u32);
+    let mut h = seed as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(c1).rotate_left(15).wrapping_mul(c2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let t = chunks.remainder();
+    let mut k: u32 = 0;
+    for (i, &b) in t.iter().enumerate() {
+        k |= (b as u32) << (8 * i);
+    }
+    if !t.is_empty() {
+        k = k.wrapping_mul(c1).rotate_left(15).wrapping_mul(c2);
+        h ^= k;
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h as i32
+}
+
+/// Hash `key` with the given type; None for hash types hbkit does not implement.
+pub fn hash(hash_type: i32, key: &[u8], seed: i32) -> Option<i32> {
+    match hash_type {
+        MURMUR_HASH => Some(murmur_hash(key, seed)),
+        MURMUR_HASH3 => Some(murmur3_hash(key, seed)),
+        _ => None,
+    }
+}
+
+/// Bit positions probed for `key` in a chunk of `chunk_bytes` bytes.
+pub fn probe_positions(
+    hash_type: i32,
+    hash_count: i32,
+    key: &[u8],
+    chunk_bytes: usize,
+) -> Option<impl Iterator<Item = usize>> {
+    let h1 = hash(hash_type, key, 0)?;
+    let h2 = hash(hash_type, key, h1)?;
+    let bits = (chunk_bytes as i64) * 8;
+    Some((0..hash_count).filter_map(move |i| {
+        if bits == 0 {
+            return None;
+        }
+        let combined = h1.wrapping_add(i.wrapping_mul(h2));
+        Some(((combined as i64) % bits).unsigned_abs() as usize)
+    }))
+}
+
+/// True when every probe bit of `key` is set in `bits`.
+pub fn chunk_contains(bits: &[u8], hash_type: i32, hash_count: i32, key: &[u8]) -> Option<bool> {
+    let mut it = probe_positions(hash_type, hash_count, key, bits.len())?;
+    Some(it.all(|p| bits.get(p >> 3).is_some_and(|b| b & (1 << (p & 7)) != 0)))
+}
+
+/// The ROWCOL bloom key of a cell: its row and qualifier with an empty family, LATEST_TIMESTAMP
+/// and type Maximum.
+pub fn rowcol_key(row: &[u8], qualifier: &[u8]) -> Vec<u8> {
+    make_key(row, &[], qualifier, LATEST_TIMESTAMP, 0xff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_vectors() {
+        assert_eq!(murmur_hash(&[0xff, 0xfe, 0xfd], 0), -484426965);
+        let h1 = murmur_hash(b"row1", 0);
+        assert_eq!(h1, 155469074);
+        assert_eq!(murmur_hash(b"row1", h1), -1581353726);
+        let p: Vec<usize> = probe_positions(MURMUR_HASH, 7, b"row1", 131072)
+            .unwrap()
+            .collect();
+        assert_eq!(
+            p,
+            vec![279826, 869868, 77590, 23528, 124646, 822812, 326882]
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! HFile v2/v3: blocks, trailer, FileInfo, indexes, data block encodings, blooms, the reader
+//! and verification.
+
+pub mod block;
+pub mod bloom;
+pub mod encoding;
+pub mod fileinfo;
+pub mod index;
+pub mod reader;
+pub mod trailer;
+
+pub use reader::{HFile, Scanner};
