@@ -256,6 +256,17 @@ pub fn rowcol_key(row: &[u8], qualifier: &[u8]) -> Vec<u8> {
     make_key(row, &[], qualifier, LATEST_TIMESTAMP, 0xff)
 }
 
+/// [`rowcol_key`] into a reused buffer.
+pub fn rowcol_key_into(out: &mut Vec<u8>, row: &[u8], qualifier: &[u8]) {
+    out.clear();
+    out.extend_from_slice(&(row.len() as u16).to_be_bytes());
+    out.extend_from_slice(row);
+    out.push(0);
+    out.extend_from_slice(qualifier);
+    out.extend_from_slice(&LATEST_TIMESTAMP.to_be_bytes());
+    out.push(0xff);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,5 +8,6 @@ pub mod fileinfo;
 pub mod index;
 pub mod reader;
 pub mod trailer;
+pub mod verify;
 
 pub use reader::{HFile, Scanner};

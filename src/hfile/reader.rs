@@ -74,6 +74,12 @@ impl std::fmt::Debug for HFile {
 impl HFile {
     /// Open and map `path` read-only, then parse the trailer and load-on-open section.
     pub fn open(path: impl AsRef<Path>) -> Result<HFile> {
+        Self::open_with(path, true)
+    }
+
+    /// As [`HFile::open`]; `check_sums` false skips checksum verification of the load-on-open
+    /// blocks (used by `verify` to keep going after reporting a bad checksum there).
+    pub fn open_with(path: impl AsRef<Path>, check_sums: bool) -> Result<HFile> {
         let path = path.as_ref().to_path_buf();
         let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let len = f.metadata().map_err(|e| Error::io(&path, e))?.len();
@@ -92,20 +98,20 @@ impl HFile {
             Ok(m) => Source::Mapped(m),
             Err(_) => Source::Owned(std::fs::read(&path).map_err(|e| Error::io(&path, e))?),
         };
-        Self::from_source(path, source)
+        Self::from_source(path, source, check_sums)
     }
 
     /// Parse an HFile held in memory (tests, fuzzing).
     pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<HFile> {
-        Self::from_source(path.into(), Source::Owned(bytes))
+        Self::from_source(path.into(), Source::Owned(bytes), true)
     }
 
-    fn from_source(path: PathBuf, source: Source) -> Result<HFile> {
+    fn from_source(path: PathBuf, source: Source, check_sums: bool) -> Result<HFile> {
         let p = path.clone();
-        Self::parse(path, source).map_err(|e| e.in_file(p))
+        Self::parse(path, source, check_sums).map_err(|e| e.in_file(p))
     }
 
-    fn parse(path: PathBuf, source: Source) -> Result<HFile> {
+    fn parse(path: PathBuf, source: Source, check_sums: bool) -> Result<HFile> {
         let bytes: &[u8] = match &source {
             Source::Mapped(m) => m,
             Source::Owned(v) => v,
@@ -123,7 +129,9 @@ impl HFile {
         let (mut gbloom, mut dbloom) = (None, None);
         while off < trailer_start {
             let raw = RawBlock::at(bytes, off, checksums)?;
-            raw.verify_checksums()?;
+            if check_sums {
+                raw.verify_checksums()?;
+            }
             let payload = raw.payload(compression, &mut buf)?.to_vec();
             let h = raw.header;
             match h.block_type {

@@ -1,0 +1,673 @@
+//! Full verification of an HFile: every block's header, prevBlockOffset chain, checksums
+//! and decompressed size; every cell decoded and in order within and across blocks; every
+//! index entry pointing at a real block whose first key it bounds; the trailer and FileInfo
+//! agreeing with the contents; every key present in the blooms.
+//!
+//! Problems are collected (not raised) so one bad block does not hide the rest. Data blocks
+//! are checked in parallel with rayon; memory stays bounded by the number of blocks, not
+//! the number of cells.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::cell::{Key, KeyType};
+use crate::codec::Compression;
+use crate::error::{Error, ErrorKind};
+use crate::hfile::block::{BlockHeader, BlockType, RawBlock};
+use crate::hfile::bloom::{self, BloomType};
+use crate::hfile::encoding::{Encoding, Payload};
+use crate::hfile::fileinfo::keys;
+use crate::hfile::index::NonRoot;
+use crate::hfile::HFile;
+
+/// Most problems recorded per file; the rest are only counted.
+pub const MAX_PROBLEMS: usize = 1000;
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Short name of the check that failed (`checksum`, `order`, `index`, ...).
+    pub check: &'static str,
+    /// Absolute file offset of the block (or structure) concerned.
+    pub offset: Option<u64>,
+    /// Block type concerned, when a block.
+    pub block_type: Option<&'static str>,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// Outcome of verifying one file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every check passed.
+    Clean,
+    /// Problems were found (exit 1).
+    Problems,
+    /// The file could not be read at all (exit 2).
+    Unreadable,
+}
+
+/// What verification found for one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// The file.
+    pub path: PathBuf,
+    /// Overall status.
+    pub status: Status,
+    /// HFile version `major.minor`, when the trailer was readable.
+    pub version: Option<String>,
+    /// Cells decoded.
+    pub cells: u64,
+    /// Entry count the trailer declares.
+    pub trailer_entries: Option<u64>,
+    /// Blocks seen by type name.
+    pub blocks: BTreeMap<&'static str, u64>,
+    /// Bloom keys checked (general + delete-family).
+    pub bloom_keys_checked: u64,
+    /// Problems (at most [`MAX_PROBLEMS`]).
+    pub problems: Vec<Problem>,
+    /// Problems beyond the recorded ones.
+    pub problems_not_shown: u64,
+    /// Uncompressed bytes of data blocks decoded (for throughput reports).
+    pub data_bytes: u64,
+}
+
+impl Report {
+    fn new(path: &Path) -> Self {
+        Report {
+            path: path.to_path_buf(),
+            status: Status::Clean,
+            version: None,
+            cells: 0,
+            trailer_entries: None,
+            blocks: BTreeMap::new(),
+            bloom_keys_checked: 0,
+            problems: Vec::new(),
+            problems_not_shown: 0,
+            data_bytes: 0,
+        }
+    }
+    fn add(&mut self, p: Problem) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(p);
+        } else {
+            self.problems_not_shown += 1;
+        }
+        if self.status == Status::Clean {
+            self.status = Status::Problems;
+        }
+    }
+    fn add_err(&mut self, check: &'static str, bt: Option<BlockType>, e: &Error) {
+        self.add(Problem { check, offset: e.offset, block_type: bt.map(BlockType::name), message: format!("{}: {}", e.context, e.message) });
+    }
+    fn problem(&mut self, check: &'static str, offset: Option<u64>, bt: Option<BlockType>, message: String) {
+        self.add(Problem { check, offset, block_type: bt.map(BlockType::name), message });
+    }
+}
+
+/// Per-block results of the parallel pass.
+#[derive(Default)]
+struct BlockResult {
+    cells: u64,
+    first_key: Option<Vec<u8>>,
+    last_key: Option<Vec<u8>>,
+    key_len_sum: u64,
+    value_len_sum: u64,
+    max_seq: u64,
+    max_tags_len: usize,
+    min_ts: i64,
+    max_ts: i64,
+    earliest_put: i64,
+    delete_family: u64,
+    bloom_checked: u64,
+    data_bytes: u64,
+    problems: Vec<Problem>,
+}
+
+/// The general and delete-family bloom chunks, loaded once.
+struct Blooms {
+    general: Option<(bloom::BloomMeta, Vec<Vec<u8>>)>,
+    delete_family: Option<(bloom::BloomMeta, Vec<Vec<u8>>)>,
+    bloom_type: BloomType,
+    prefix_len: usize,
+}
+
+impl Blooms {
+    fn contains(meta: &bloom::BloomMeta, chunks: &[Vec<u8>], key: &[u8]) -> Option<bool> {
+        let i = meta.chunk_for(key)?;
+        let bits = chunks.get(i)?;
+        bloom::chunk_contains(bits, meta.hash_type, meta.hash_count, key)
+    }
+}
+
+/// Verify `path`. `threads` = 0 uses rayon's global pool.
+pub fn verify_file(path: &Path) -> Report {
+    let mut r = Report::new(path);
+    let f = match HFile::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind == ErrorKind::Checksum => {
+            // Report the bad load-on-open checksum, then keep going without it.
+            r.add_err("checksum", None, &e);
+            match HFile::open_with(path, false) {
+                Ok(f) => f,
+                Err(e2) => {
+                    r.add_err("open", None, &e2);
+                    r.status = Status::Unreadable;
+                    return r;
+                }
+            }
+        }
+        Err(e) => {
+            r.add_err(if e.kind == ErrorKind::Unsupported { "unsupported" } else { "open" }, None, &e);
+            r.status = Status::Unreadable;
+            return r;
+        }
+    };
+    verify_open(&f, &mut r);
+    r
+}
+
+/// Verify an already opened file into `r`.
+pub fn verify_open(f: &HFile, r: &mut Report) {
+    let t = &f.trailer;
+    r.version = Some(format!("{}.{}", t.major_version, t.minor_version));
+    r.trailer_entries = Some(t.entry_count);
+    for h in &f.load_on_open {
+        *r.blocks.entry(h.block_type.name()).or_default() += 1;
+    }
+    let load_on_open = t.load_on_open_data_offset;
+
+    // Pass 1: walk every header of the scanned and non-scanned sections.
+    let mut headers: Vec<BlockHeader> = Vec::new();
+    let mut prev_by_type: HashMap<u8, i64> = HashMap::new();
+    let mut off = 0u64;
+    while off < load_on_open {
+        match f.block(off) {
+            Ok(raw) => {
+                let h = raw.header;
+                let chain = match h.block_type {
+                    BlockType::Data | BlockType::EncodedData => 0u8,
+                    other => other as u8 + 1,
+                };
+                let expect = prev_by_type.get(&chain).copied().unwrap_or(-1);
+                if h.prev_block_offset != expect {
+                    r.problem(
+                        "prev_block_offset",
+                        Some(off),
+                        Some(h.block_type),
+                        format!("prevBlockOffset is {} but the previous {} block is at {expect}", h.prev_block_offset, h.block_type.name()),
+                    );
+                }
+                prev_by_type.insert(chain, off as i64);
+                *r.blocks.entry(h.block_type.name()).or_default() += 1;
+                if matches!(h.block_type, BlockType::RootIndex | BlockType::FileInfo | BlockType::Trailer | BlockType::IndexV1) {
+                    r.problem("layout", Some(off), Some(h.block_type), format!("{} block before the load-on-open section", h.block_type.name()));
+                }
+                headers.push(h);
+                off += h.on_disk_size_with_header();
+            }
+            Err(e) => {
+                r.add_err("block_header", None, &e);
+                // Resynchronise at the next block the index knows about.
+                match next_known_offset(f, off) {
+                    Some(n) => off = n,
+                    None => break,
+                }
+            }
+        }
+    }
+    if off > load_on_open {
+        r.problem("layout", Some(off), None, format!("blocks run past the load-on-open section at {load_on_open}"));
+    }
+
+    // Load bloom chunks.
+    let blooms = load_blooms(f, r);
+
+    // Pass 2: data blocks in parallel.
+    let data: Vec<&BlockHeader> = headers.iter().filter(|h| h.block_type.is_data()).collect();
+    let results: Vec<BlockResult> = data.par_iter().map(|h| check_data_block(f, h, &blooms)).collect();
+
+    // Non-data blocks: checksums and decompression (index blocks are read again below).
+    for h in headers.iter().filter(|h| !h.block_type.is_data()) {
+        if let Err(e) = f.block_payload(h.offset) {
+            r.add_err(if e.kind == ErrorKind::Checksum { "checksum" } else { "block" }, Some(h.block_type), &e);
+        }
+    }
+
+    // Reduce in file order.
+    let mut prev_last: Option<(u64, Vec<u8>)> = None;
+    let (mut cells, mut key_sum, mut val_sum, mut max_seq, mut max_tags) = (0u64, 0u64, 0u64, 0u64, 0usize);
+    let (mut min_ts, mut max_ts, mut earliest_put, mut del_fam) = (i64::MAX, i64::MIN, i64::MAX, 0u64);
+    let mut last_key: Option<Vec<u8>> = None;
+    let mut firsts: Vec<(u64, Option<Vec<u8>>)> = Vec::with_capacity(results.len());
+    for (h, b) in data.iter().zip(results) {
+        for p in b.problems {
+            r.add(p);
+        }
+        if let (Some((po, pk)), Some(fk)) = (&prev_last, &b.first_key) {
+            if f.compare_keys(pk, fk) == std::cmp::Ordering::Greater {
+                r.problem(
+                    "order",
+                    Some(h.offset),
+                    Some(h.block_type),
+                    format!("first cell {} sorts before the last cell {} of the block at {po}", key_text(fk), key_text(pk)),
+                );
+            }
+        }
+        if let Some(lk) = &b.last_key {
+            prev_last = Some((h.offset, lk.clone()));
+            last_key = Some(lk.clone());
+        }
+        firsts.push((h.offset, b.first_key));
+        cells += b.cells;
+        key_sum += b.key_len_sum;
+        val_sum += b.value_len_sum;
+        max_seq = max_seq.max(b.max_seq);
+        max_tags = max_tags.max(b.max_tags_len);
+        min_ts = min_ts.min(b.min_ts);
+        max_ts = max_ts.max(b.max_ts);
+        earliest_put = earliest_put.min(b.earliest_put);
+        del_fam += b.delete_family;
+        r.bloom_keys_checked += b.bloom_checked;
+        r.data_bytes += b.data_bytes;
+    }
+    r.cells = cells;
+
+    check_trailer(f, r, &data, cells);
+    check_index(f, r, &headers, &firsts);
+    check_file_info(f, r, FileStats { cells, key_sum, val_sum, max_seq, max_tags, min_ts, max_ts, earliest_put, del_fam, last_key });
+}
+
+fn key_text(k: &[u8]) -> String {
+    Key::parse(k).map(|k| k.key_string()).unwrap_or_else(|_| crate::bytes::to_string_binary(k))
+}
+
+fn next_known_offset(f: &HFile, after: u64) -> Option<u64> {
+    let mut known: Vec<u64> = f.root_index.iter().map(|e| e.offset).collect();
+    if f.trailer.num_data_index_levels > 1 {
+        // Walk one level down for finer resync points; errors are reported elsewhere.
+        for e in &f.root_index {
+            if let Ok((_, p)) = f.block_payload(e.offset) {
+                if let Ok(nr) = NonRoot::parse(p.bytes()) {
+                    known.extend((0..nr.len()).filter_map(|i| nr.entry(i).map(|x| x.0)));
+                }
+            }
+        }
+    }
+    for b in [&f.general_bloom, &f.delete_family_bloom].into_iter().flatten() {
+        known.extend(b.meta.chunks.iter().map(|c| c.offset));
+    }
+    known.into_iter().filter(|&o| o > after && o < f.trailer.load_on_open_data_offset).min()
+}
+
+fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
+    let mut load = |b: &Option<crate::hfile::reader::Bloom>, name: &str| -> Option<(bloom::BloomMeta, Vec<Vec<u8>>)> {
+        let b = b.as_ref()?;
+        let m = &b.meta;
+        if bloom::hash(m.hash_type, b"", 0).is_none() {
+            r.problem("bloom", Some(b.meta_offset), None, format!("{name} bloom uses hash type {} which hbkit cannot evaluate; keys not checked", m.hash_type));
+            return None;
+        }
+        if m.num_chunks as usize != m.chunks.len() {
+            r.problem("bloom", Some(b.meta_offset), None, format!("{name} bloom declares {} chunks, index has {}", m.num_chunks, m.chunks.len()));
+        }
+        let mut chunks = Vec::with_capacity(m.chunks.len());
+        let mut total = 0i64;
+        for c in &m.chunks {
+            match f.block_payload(c.offset) {
+                Ok((h, p)) => {
+                    if h.block_type != BlockType::BloomChunk {
+                        r.problem("bloom", Some(c.offset), Some(h.block_type), format!("{name} bloom chunk index points at a {} block", h.block_type.name()));
+                    }
+                    if h.on_disk_size_with_header() != c.on_disk_size as u64 {
+                        r.problem("bloom", Some(c.offset), Some(h.block_type), format!("chunk index says {} bytes, block is {}", c.on_disk_size, h.on_disk_size_with_header()));
+                    }
+                    total += p.bytes().len() as i64;
+                    chunks.push(p.bytes().to_vec());
+                }
+                Err(e) => {
+                    r.add_err("bloom", Some(BlockType::BloomChunk), &e);
+                    chunks.push(Vec::new());
+                }
+            }
+        }
+        if total != m.total_byte_size {
+            r.problem("bloom", Some(b.meta_offset), None, format!("{name} bloom totalByteSize {} but chunks hold {total} bytes", m.total_byte_size));
+        }
+        Some((m.clone(), chunks))
+    };
+    let general = load(&f.general_bloom, "general");
+    let delete_family = load(&f.delete_family_bloom, "delete-family");
+    if f.bloom_type != BloomType::None && f.general_bloom.is_none() && f.trailer.entry_count > 0 {
+        r.problem("bloom", None, None, format!("FileInfo declares a {} bloom but the file has no bloom meta block", f.bloom_type.name()));
+    }
+    let prefix_len = f.file_info.get_i32(keys::BLOOM_FILTER_PARAM).unwrap_or(0).max(0) as usize;
+    Blooms { general, delete_family, bloom_type: f.bloom_type, prefix_len }
+}
+
+fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult {
+    let mut b = BlockResult { min_ts: i64::MAX, max_ts: i64::MIN, earliest_put: i64::MAX, ..Default::default() };
+    let bt = Some(h.block_type.name());
+    let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
+        if b.problems.len() < 100 {
+            b.problems.push(Problem { check, offset, block_type: bt, message });
+        }
+    };
+    let raw = match f.block(h.offset) {
+        Ok(r) => r,
+        Err(e) => {
+            problem(&mut b, "block", e.offset, e.message);
+            return b;
+        }
+    };
+    if let Err(e) = raw.verify_checksums() {
+        problem(&mut b, "checksum", e.offset, e.message);
+    }
+    let mut buf = Vec::new();
+    let payload = match payload_of(&raw, f.compression, &mut buf) {
+        Ok(p) => p,
+        Err(e) => {
+            problem(&mut b, "decompress", e.offset, e.message);
+            return b;
+        }
+    };
+    b.data_bytes = h.uncompressed_size_without_header as u64;
+    let mut dec = match f.decoder(h, payload) {
+        Ok(d) => d,
+        Err(e) => {
+            let check = if e.kind == ErrorKind::Unsupported { "unsupported" } else { "decode" };
+            problem(&mut b, check, e.offset, e.message);
+            return b;
+        }
+    };
+    let order = f.order;
+    let mut prev: Vec<u8> = Vec::new();
+    let mut last_bloom: Vec<u8> = Vec::new();
+    let mut have_bloom = false;
+    let mut last_df_row: Option<Vec<u8>> = None;
+    let mut scratch = Vec::new();
+    let mut row_starts: Vec<usize> = Vec::new();
+    let base = h.offset + h.header_size as u64;
+    let row_index_cells_start = 2usize;
+    let mut prev_row_for_index: Option<Vec<u8>> = None;
+    let is_row_index = dec.encoding() == Encoding::RowIndexV1;
+    loop {
+        let pos = dec.position();
+        let cell = match dec.next_cell() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                problem(&mut b, "decode", Some(base + e.offset.unwrap_or(pos as u64)), e.message);
+                break;
+            }
+        };
+        let k = cell.key;
+        b.cells += 1;
+        b.key_len_sum += k.raw().len() as u64;
+        b.value_len_sum += cell.value.len() as u64;
+        b.max_seq = b.max_seq.max(cell.seq_id);
+        b.max_tags_len = b.max_tags_len.max(cell.tags.len());
+        let ts = k.timestamp();
+        b.min_ts = b.min_ts.min(ts);
+        b.max_ts = b.max_ts.max(ts);
+        let kt = k.key_type();
+        match kt {
+            None => problem(&mut b, "cell", Some(base + pos as u64), format!("cell {} has invalid type code {}", k.key_string(), k.type_code())),
+            Some(KeyType::Put) => b.earliest_put = b.earliest_put.min(ts),
+            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => b.delete_family += 1,
+            Some(KeyType::Minimum) | Some(KeyType::Maximum) => {
+                problem(&mut b, "cell", Some(base + pos as u64), format!("cell {} has a synthetic key type", k.key_string()))
+            }
+            _ => {}
+        }
+        if !cell.tags.is_empty() && cell.tags().any(|t| t.is_err()) {
+            problem(&mut b, "cell", Some(base + pos as u64), format!("cell {} has malformed tags", k.key_string()));
+        }
+        if b.first_key.is_none() {
+            b.first_key = Some(k.raw().to_vec());
+        } else if let Ok(pk) = Key::parse(&prev) {
+            if order.compare(&pk, &k) == std::cmp::Ordering::Greater {
+                problem(
+                    &mut b,
+                    "order",
+                    Some(base + pos as u64),
+                    format!("cell {} sorts before the previous cell {}", k.key_string(), pk.key_string()),
+                );
+            }
+        }
+        if is_row_index && prev_row_for_index.as_deref() != Some(k.row()) {
+            row_starts.push(pos - row_index_cells_start);
+            prev_row_for_index = Some(k.row().to_vec());
+        }
+        // Blooms.
+        if let Some((meta, chunks)) = &blooms.general {
+            let key: &[u8] = match blooms.bloom_type {
+                BloomType::Row => k.row(),
+                BloomType::RowCol => {
+                    bloom::rowcol_key_into(&mut scratch, k.row(), k.qualifier());
+                    &scratch
+                }
+                BloomType::RowPrefixFixedLength => k.row().get(..blooms.prefix_len.min(k.row().len())).unwrap_or(&[]),
+                BloomType::None => &[],
+            };
+            if blooms.bloom_type != BloomType::None && (!have_bloom || key != last_bloom.as_slice()) {
+                b.bloom_checked += 1;
+                if Blooms::contains(meta, chunks, key) != Some(true) {
+                    problem(
+                        &mut b,
+                        "bloom",
+                        Some(base + pos as u64),
+                        format!("{} bloom does not contain the key {} of cell {}", blooms.bloom_type.name(), crate::bytes::to_string_binary(key), k.key_string()),
+                    );
+                }
+                last_bloom.clear();
+                last_bloom.extend_from_slice(key);
+                have_bloom = true;
+            }
+        }
+        if let Some((meta, chunks)) = &blooms.delete_family {
+            if matches!(kt, Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)) && last_df_row.as_deref() != Some(k.row()) {
+                b.bloom_checked += 1;
+                if Blooms::contains(meta, chunks, k.row()) != Some(true) {
+                    problem(&mut b, "bloom", Some(base + pos as u64), format!("delete-family bloom does not contain the row of {}", k.key_string()));
+                }
+                last_df_row = Some(k.row().to_vec());
+            }
+        }
+        prev.clear();
+        prev.extend_from_slice(k.raw());
+    }
+    if let Err((declared, computed)) = dec.check_unencoded_size() {
+        problem(&mut b, "decode", Some(h.offset), format!("block declares unencoded size {declared}, cells add up to {computed}"));
+    }
+    if let Some((n, offs)) = dec.row_index() {
+        let stored: Vec<usize> = (0..n).filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize)).collect();
+        if stored != row_starts {
+            problem(&mut b, "decode", Some(h.offset), format!("ROW_INDEX_V1 row offsets {stored:?} differ from the rows found at {row_starts:?}"));
+        }
+    }
+    if !prev.is_empty() {
+        b.last_key = Some(prev);
+    }
+    b
+}
+
+fn payload_of<'a>(raw: &RawBlock<'a>, c: Compression, buf: &mut Vec<u8>) -> crate::Result<Payload<'a>> {
+    if c == Compression::None {
+        raw.payload(c, buf)?;
+        Ok(Payload::Borrowed(raw.on_disk_payload()))
+    } else {
+        raw.payload(c, buf)?;
+        Ok(Payload::Owned(std::mem::take(buf)))
+    }
+}
+
+fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
+    let t = &f.trailer;
+    if cells != t.entry_count {
+        r.problem("trailer", None, None, format!("trailer entryCount is {} but {cells} cells were read", t.entry_count));
+    }
+    let first = data.first().map_or(-1, |h| h.offset as i64);
+    let last = data.last().map_or(-1, |h| h.offset as i64);
+    if !data.is_empty() && (first != t.first_data_block_offset || last != t.last_data_block_offset) {
+        r.problem(
+            "trailer",
+            None,
+            None,
+            format!(
+                "trailer data block offsets first={} last={} but the blocks are at first={first} last={last}",
+                t.first_data_block_offset, t.last_data_block_offset
+            ),
+        );
+    }
+    if t.data_index_count as usize != f.root_index.len() {
+        r.problem("trailer", None, None, format!("dataIndexCount {} but the root has {} entries", t.data_index_count, f.root_index.len()));
+    }
+    if t.meta_index_count as usize != f.meta_index.len() {
+        r.problem("trailer", None, None, format!("metaIndexCount {} but the meta index has {} entries", t.meta_index_count, f.meta_index.len()));
+    }
+}
+
+fn check_index(f: &HFile, r: &mut Report, headers: &[BlockHeader], firsts: &[(u64, Option<Vec<u8>>)]) {
+    let by_offset: HashMap<u64, &BlockHeader> = headers.iter().map(|h| (h.offset, h)).collect();
+    let levels = f.trailer.num_data_index_levels;
+    // Descend level by level, collecting the data block entries.
+    let mut level: Vec<(u64, u32, Vec<u8>)> = f.root_index.iter().map(|e| (e.offset, e.on_disk_size, e.key.clone())).collect();
+    let mut index_bytes = f.load_on_open.first().map_or(0, |h| h.uncompressed_size_without_header as u64);
+    for depth in 1..levels {
+        let want = if depth + 1 == levels { BlockType::LeafIndex } else { BlockType::IntermediateIndex };
+        let mut next = Vec::new();
+        for (off, size, key) in &level {
+            let Some(h) = by_offset.get(off) else {
+                r.problem("index", Some(*off), None, format!("index entry points at {off}, where no block starts"));
+                continue;
+            };
+            if h.block_type != want || h.on_disk_size_with_header() != *size as u64 {
+                r.problem(
+                    "index",
+                    Some(*off),
+                    Some(h.block_type),
+                    format!("index entry expects a {} block of {size} bytes, found {} of {}", want.name(), h.block_type.name(), h.on_disk_size_with_header()),
+                );
+                continue;
+            }
+            index_bytes += h.uncompressed_size_without_header as u64;
+            match f.block_payload(*off).and_then(|(_, p)| NonRoot::parse(p.bytes()).map(|nr| nr.to_entries()).map_err(|e| e.rebase(off + 33))) {
+                Ok(entries) => {
+                    if let Some(first) = entries.first() {
+                        if first.key != *key {
+                            r.problem("index", Some(*off), Some(want), format!("parent key {} differs from the block's first key {}", key_text(key), key_text(&first.key)));
+                        }
+                    }
+                    next.extend(entries.into_iter().map(|e| (e.offset, e.on_disk_size, e.key)));
+                }
+                Err(e) => r.add_err("index", Some(want), &e),
+            }
+        }
+        level = next;
+    }
+    if index_bytes != f.trailer.uncompressed_data_index_size && levels > 0 && r.problems.iter().all(|p| p.check != "index") {
+        r.problem(
+            "trailer",
+            None,
+            None,
+            format!("uncompressedDataIndexSize is {} but the index blocks hold {index_bytes}", f.trailer.uncompressed_data_index_size),
+        );
+    }
+    if level.len() != firsts.len() {
+        r.problem("index", None, None, format!("the index lists {} data blocks, the file has {}", level.len(), firsts.len()));
+    }
+    for (i, ((off, size, key), (boff, bfirst))) in level.iter().zip(firsts).enumerate() {
+        if off != boff {
+            r.problem("index", Some(*off), None, format!("index entry {i} points at {off}, data block {i} is at {boff}"));
+            continue;
+        }
+        if let Some(h) = by_offset.get(off) {
+            if h.on_disk_size_with_header() != *size as u64 {
+                r.problem("index", Some(*off), Some(h.block_type), format!("index entry size {size} but the block is {}", h.on_disk_size_with_header()));
+            }
+        }
+        if let Some(fk) = bfirst {
+            let c = f.compare_keys(key, fk);
+            let bad = if i == 0 { key != fk } else { c == std::cmp::Ordering::Greater };
+            if bad {
+                r.problem("index", Some(*off), None, format!("index key {} does not bound the block's first key {}", key_text(key), key_text(fk)));
+            }
+        }
+        if i > 0 {
+            // The key must sort after the previous block's cells.
+            if let Some((_, Some(pf))) = firsts.get(i - 1) {
+                if f.compare_keys(key, pf) == std::cmp::Ordering::Less {
+                    r.problem("index", Some(*off), None, format!("index key {} sorts before the previous block", key_text(key)));
+                }
+            }
+        }
+    }
+}
+
+struct FileStats {
+    cells: u64,
+    key_sum: u64,
+    val_sum: u64,
+    max_seq: u64,
+    max_tags: usize,
+    min_ts: i64,
+    max_ts: i64,
+    earliest_put: i64,
+    del_fam: u64,
+    last_key: Option<Vec<u8>>,
+}
+
+fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
+    let fi = &f.file_info;
+    let mut bad = |m: String| r.problem("file_info", Some(f.trailer.file_info_offset), Some(BlockType::FileInfo), m);
+    if let Some(lk) = &s.last_key {
+        match fi.get(keys::LASTKEY) {
+            Some(v) if v == lk.as_slice() => {}
+            Some(v) => bad(format!("hfile.LASTKEY is {} but the last cell is {}", key_text(v), key_text(lk))),
+            None => bad("hfile.LASTKEY is missing".into()),
+        }
+    }
+    if s.cells > 0 {
+        let ak = (s.key_sum / s.cells) as i64;
+        let av = (s.val_sum / s.cells) as i64;
+        match fi.get_i32(keys::AVG_KEY_LEN) {
+            Some(v) if v as i64 == ak => {}
+            v => bad(format!("hfile.AVG_KEY_LEN is {v:?}, cells average {ak}")),
+        }
+        match fi.get_i32(keys::AVG_VALUE_LEN) {
+            Some(v) if v as i64 == av => {}
+            v => bad(format!("hfile.AVG_VALUE_LEN is {v:?}, cells average {av}")),
+        }
+        if let Some((lo, hi)) = fi.time_range() {
+            if s.min_ts < lo || s.max_ts > hi {
+                bad(format!("TIMERANGE {lo}....{hi} does not cover the cells' timestamps {}..{}", s.min_ts, s.max_ts));
+            }
+        }
+        if let Some(e) = fi.get_i64(keys::EARLIEST_PUT_TS) {
+            if e != s.earliest_put {
+                bad(format!("EARLIEST_PUT_TS is {e} but the earliest Put is at {}", s.earliest_put));
+            }
+        }
+    }
+    if f.flags.mvcc {
+        if let Some(m) = fi.get_i64(keys::MAX_MEMSTORE_TS_KEY) {
+            if (m as u64) < s.max_seq {
+                bad(format!("MAX_MEMSTORE_TS_KEY is {m} but a cell has seqid {}", s.max_seq));
+            }
+        }
+    }
+    if let Some(d) = fi.get_i64(keys::DELETE_FAMILY_COUNT) {
+        if d as u64 != s.del_fam {
+            bad(format!("DELETE_FAMILY_COUNT is {d} but the file holds {} DeleteFamily/DeleteFamilyVersion cells", s.del_fam));
+        }
+    }
+    if let Some(m) = fi.get_i32(keys::MAX_TAGS_LEN) {
+        if (m.max(0) as usize) < s.max_tags {
+            bad(format!("hfile.MAX_TAGS_LEN is {m} but a cell has {} bytes of tags", s.max_tags));
+        }
+    }
+}
