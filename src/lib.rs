@@ -29,5 +29,6 @@ pub mod dict;
 pub mod error;
 pub mod hfile;
 pub mod pb;
+pub mod walk;
 
 pub use error::{Error, ErrorKind, Result};

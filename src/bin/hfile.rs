@@ -1,1 +1,596 @@
-fn main() {}
+//! `hfile`: dump and verify HBase HFiles offline. A superset of `hbase hfile`
+//! (HFilePrettyPrinter) with the same text shapes, plus NDJSON and a full verifier.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use hbkit::bytes::{from_string_binary, push_string_binary, to_string_binary};
+use hbkit::cell::Cell;
+use hbkit::hfile::verify::{self, Report, Status};
+use hbkit::hfile::{pretty, HFile};
+use hbkit::{Error, ErrorKind};
+
+#[derive(Parser)]
+#[command(
+    name = "hfile",
+    version,
+    about = "Dump and verify Apache HBase HFiles (v2, v3) offline, without a cluster",
+    long_about = "Dump and verify Apache HBase HFiles (v2 and v3, every codec, encoding, index depth, \
+bloom and tag form HBase 1.x/2.x writes) offline, without a cluster or a JVM.\n\n\
+`hfile dump` prints what `hbase hfile` (HFilePrettyPrinter) prints, in the same text shapes, \
+plus NDJSON and row/time filters. `hfile verify` reads every block and cell and checks checksums, \
+order, index, blooms, trailer and FileInfo.\n\n\
+Input files are opened read-only and never changed.",
+    after_help = "Examples:\n  hfile dump -m -p fixtures/sample.hfile\n  hfile dump -e --start-row 'row-0010' --limit 5 /hbase/data/default/t1\n  hfile dump --json -p FILE | jq .\n  hfile verify /hbase/data/default/t1 && echo clean\n\nExit codes: 0 success / clean; 1 problems found (verify); 2 could not run (bad arguments, unreadable or unsupported file)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print cells, metadata, block index, block headers or statistics (like `hbase hfile`).
+    #[command(disable_help_flag = true)]
+    Dump(DumpArgs),
+    /// Read every block and cell and report every problem found.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+#[command(after_help = "Cells print as `K: row/family:qualifier/timestamp/Type/vlen=N/seqid=N V: value` with bytes in \
+HBase's Bytes.toStringBinary form (printable ASCII as is, other bytes as \\xHH). Rows given to --start-row, --stop-row, \
+--prefix and -w accept that same escaped form.\n\nWith no output option, -m is assumed. --json prints one JSON object per line \
+(NDJSON), each with a \"kind\": file, cell, meta, block_index, block, stats.")]
+struct DumpArgs {
+    /// HFiles, or directories (root dir, table, region, family) to search for store files.
+    #[arg(value_name = "FILE|DIR")]
+    paths: Vec<PathBuf>,
+    /// File to scan (as `hbase hfile -f`); may be repeated.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print cells with values (implies -e).
+    #[arg(short = 'p', long = "printkv")]
+    printkv: bool,
+    /// Print cell keys.
+    #[arg(short = 'e', long = "printkey")]
+    printkey: bool,
+    /// Print trailer, FileInfo, mid-key and bloom meta.
+    #[arg(short = 'm', long = "printmeta")]
+    printmeta: bool,
+    /// Print the data block index (root level).
+    #[arg(short = 'b', long = "printblocks")]
+    printblocks: bool,
+    /// Print every block header.
+    #[arg(short = 'h', long = "printblockheaders")]
+    printblockheaders: bool,
+    /// Warn (stderr) about cells out of order: full cell order, not only rows.
+    #[arg(short = 'k', long = "checkrow")]
+    checkrow: bool,
+    /// Print exact statistics: key/value/row sizes, cells per row, biggest row.
+    #[arg(short = 's', long = "stats")]
+    stats: bool,
+    /// -s plus per-range counts.
+    #[arg(short = 'd', long = "details")]
+    details: bool,
+    /// Print only the cells of ROW (escaped form accepted).
+    #[arg(short = 'w', long = "seekToRow", value_name = "ROW")]
+    seek_to_row: Option<String>,
+    /// Print `Scanning -> FILE` per file and the total cell count.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Output NDJSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// First row to print (inclusive).
+    #[arg(long, value_name = "ROW")]
+    start_row: Option<String>,
+    /// Row to stop before (exclusive).
+    #[arg(long, value_name = "ROW")]
+    stop_row: Option<String>,
+    /// Print only rows starting with PREFIX.
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Only cells with FROM <= timestamp < TO (`FROM..TO`, either side may be empty).
+    #[arg(long, value_name = "FROM..TO")]
+    time_range: Option<String>,
+    /// Stop after N cells in total.
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// HFiles, or directories to search for store files.
+    #[arg(value_name = "FILE|DIR", required = true)]
+    paths: Vec<PathBuf>,
+    /// Print one JSON report per file (NDJSON).
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Print only files with problems and the summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Dump(a) => dump(a),
+        Cmd::Verify(a) => verify_cmd(a),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hfile: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Row and time filters of a dump.
+struct Filter {
+    start: Option<Vec<u8>>,
+    stop: Option<Vec<u8>>,
+    prefix: Option<Vec<u8>>,
+    exact: Option<Vec<u8>>,
+    ts: (i64, i64),
+}
+
+enum Verdict {
+    Skip,
+    Take,
+    Done,
+}
+
+impl Filter {
+    fn seek_row(&self) -> Option<&[u8]> {
+        [&self.exact, &self.start, &self.prefix].into_iter().flatten().map(Vec::as_slice).max()
+    }
+    fn check(&self, f: &HFile, c: &Cell<'_>) -> Verdict {
+        let row = c.key.row();
+        let o = |a: &[u8], b: &[u8]| f.order.compare_rows(a, b);
+        if let Some(e) = &self.exact {
+            match o(row, e) {
+                std::cmp::Ordering::Less => return Verdict::Skip,
+                std::cmp::Ordering::Greater => return Verdict::Done,
+                _ => {}
+            }
+        }
+        if let Some(s) = &self.start {
+            if o(row, s).is_lt() {
+                return Verdict::Skip;
+            }
+        }
+        if let Some(s) = &self.stop {
+            if o(row, s).is_ge() {
+                return Verdict::Done;
+            }
+        }
+        if let Some(p) = &self.prefix {
+            if !row.starts_with(p) {
+                return if row > p.as_slice() { Verdict::Done } else { Verdict::Skip };
+            }
+        }
+        let ts = c.key.timestamp();
+        if ts < self.ts.0 || ts >= self.ts.1 {
+            return Verdict::Skip;
+        }
+        Verdict::Take
+    }
+}
+
+fn parse_row(s: &Option<String>) -> Result<Option<Vec<u8>>, Error> {
+    s.as_deref().map(from_string_binary).transpose()
+}
+
+fn parse_range(s: &str) -> Result<(i64, i64), Error> {
+    let (a, b) = s.split_once("..").ok_or_else(|| Error::usage(format!("--time-range {s:?}: expected FROM..TO")))?;
+    let num = |x: &str, d: i64| -> Result<i64, Error> {
+        if x.is_empty() {
+            Ok(d)
+        } else {
+            x.parse().map_err(|_| Error::usage(format!("--time-range {s:?}: {x:?} is not a number")))
+        }
+    };
+    Ok((num(a, i64::MIN)?, num(b, i64::MAX)?))
+}
+
+fn usage_exit(e: Error) -> io::Result<u8> {
+    eprintln!("hfile: {e}");
+    Ok(2)
+}
+
+/// Append a JSON string holding `b` in toStringBinary form (only `"` needs escaping:
+/// toStringBinary already escapes backslashes and control bytes).
+fn push_json_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'"');
+    let start = out.len();
+    push_string_binary(out, b);
+    if out.get(start..).is_some_and(|s| s.contains(&b'"')) {
+        let tail: Vec<u8> = out.split_off(start);
+        for c in tail {
+            if c == b'"' {
+                out.push(b'\\');
+            }
+            out.push(c);
+        }
+    }
+    out.push(b'"');
+}
+
+fn push_cell_json(out: &mut Vec<u8>, c: &Cell<'_>, with_value: bool) {
+    out.extend_from_slice(b"{\"kind\":\"cell\",\"row\":");
+    push_json_bytes(out, c.key.row());
+    out.extend_from_slice(b",\"family\":");
+    push_json_bytes(out, c.key.family());
+    out.extend_from_slice(b",\"qualifier\":");
+    push_json_bytes(out, c.key.qualifier());
+    out.extend_from_slice(b",\"timestamp\":");
+    out.extend_from_slice(c.key.timestamp().to_string().as_bytes());
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(hbkit::cell::type_name(c.key.type_code()).as_bytes());
+    out.extend_from_slice(b"\",\"seqid\":");
+    out.extend_from_slice(c.seq_id.to_string().as_bytes());
+    out.extend_from_slice(b",\"vlen\":");
+    out.extend_from_slice(c.value.len().to_string().as_bytes());
+    if with_value {
+        out.extend_from_slice(b",\"value\":");
+        push_json_bytes(out, c.value);
+        out.extend_from_slice(b",\"tags\":[");
+        for (i, t) in c.tags().flatten().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(format!("{{\"type\":{},\"value\":", t.0).as_bytes());
+            push_json_bytes(out, t.1);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+fn push_cell_text(out: &mut Vec<u8>, c: &Cell<'_>, with_value: bool) {
+    out.extend_from_slice(b"K: ");
+    c.push_text(out);
+    if with_value {
+        out.extend_from_slice(b" V: ");
+        push_string_binary(out, c.value);
+        for (i, t) in c.tags().flatten().enumerate() {
+            out.extend_from_slice(format!(" T[{i}]: [Tag type : {}, value : ", t.0 as i8).as_bytes());
+            push_string_binary(out, t.1);
+            out.push(b']');
+        }
+    }
+    out.push(b'\n');
+}
+
+fn dump(mut a: DumpArgs) -> io::Result<u8> {
+    let filter = match (|| -> Result<Filter, Error> {
+        let exact = parse_row(&a.seek_to_row)?;
+        if exact.as_deref() == Some(b"") {
+            return Err(Error::usage("Invalid row is specified: -w needs a non-empty row"));
+        }
+        Ok(Filter {
+            start: parse_row(&a.start_row)?,
+            stop: parse_row(&a.stop_row)?,
+            prefix: parse_row(&a.prefix)?,
+            exact,
+            ts: a.time_range.as_deref().map(parse_range).transpose()?.unwrap_or((i64::MIN, i64::MAX)),
+        })
+    })() {
+        Ok(f) => f,
+        Err(e) => return usage_exit(e),
+    };
+    let mut inputs = std::mem::take(&mut a.files);
+    inputs.append(&mut a.paths);
+    if inputs.is_empty() {
+        return usage_exit(Error::usage("no input: give HFiles or directories (see hfile dump --help)"));
+    }
+    let (files, _) = match hbkit::walk::hfiles(&inputs) {
+        Ok(x) => x,
+        Err(e) => return usage_exit(e),
+    };
+    if a.details {
+        a.stats = true;
+    }
+    let print_key = a.printkv || a.printkey;
+    if !(print_key || a.printmeta || a.printblocks || a.printblockheaders || a.stats || a.checkrow || a.verbose) {
+        a.printmeta = true;
+    }
+    let scan = print_key || a.stats || a.checkrow || a.verbose;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut total: u64 = 0;
+    let mut code = 0u8;
+    let mut remaining = a.limit.unwrap_or(u64::MAX);
+    for path in &files {
+        if a.verbose && !a.json {
+            writeln!(out, "Scanning -> {}", path.display())?;
+        }
+        let f = match HFile::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                out.flush()?;
+                eprintln!("hfile: {e}");
+                code = 2;
+                continue;
+            }
+        };
+        if a.json {
+            writeln!(out, "{}", serde_json::json!({"kind": "file", "path": path.display().to_string()}))?;
+        }
+        if scan {
+            let mut stats = pretty::Stats::default();
+            let mut prev: Option<Vec<u8>> = None;
+            let mut count_file = 0u64;
+            let res = (|| -> hbkit::Result<()> {
+                let mut s = match filter.seek_row() {
+                    Some(r) => f.scanner_at_row(r)?,
+                    None => f.scanner(),
+                };
+                while remaining > 0 {
+                    let Some(c) = s.next_cell()? else { break };
+                    match filter.check(&f, &c) {
+                        Verdict::Skip => continue,
+                        Verdict::Done => break,
+                        Verdict::Take => {}
+                    }
+                    remaining -= 1;
+                    count_file += 1;
+                    if a.stats {
+                        stats.add(&c);
+                    }
+                    if print_key {
+                        if a.json {
+                            push_cell_json(&mut buf, &c, a.printkv);
+                        } else {
+                            push_cell_text(&mut buf, &c, a.printkv);
+                        }
+                        if buf.len() >= 1 << 20 {
+                            out.write_all(&buf).map_err(|e| Error::io(path, e))?;
+                            buf.clear();
+                        }
+                    }
+                    if a.checkrow {
+                        if let Some(p) = &prev {
+                            if f.compare_keys(p, c.key.raw()).is_gt() {
+                                out.write_all(&buf).map_err(|e| Error::io(path, e))?;
+                                buf.clear();
+                                out.flush().map_err(|e| Error::io(path, e))?;
+                                let pk = hbkit::cell::Key::parse(p).map(|k| k.key_string()).unwrap_or_default();
+                                let what = if f.order.compare_rows(hbkit::cell::Key::parse(p).map(|k| k.row()).unwrap_or(&[]), c.key.row()).is_gt() {
+                                    "previous row is greater then current row"
+                                } else {
+                                    "previous cell is greater then current cell"
+                                };
+                                eprintln!(
+                                    "WARNING, {what}\n\tfilename -> {}\n\tprevious -> {pk}\n\tcurrent  -> {}",
+                                    path.display(),
+                                    c.key.key_string()
+                                );
+                            }
+                        }
+                        prev = Some(c.key.raw().to_vec());
+                    }
+                }
+                Ok(())
+            })();
+            out.write_all(&buf)?;
+            buf.clear();
+            total += count_file;
+            if let Err(e) = res {
+                if let ErrorKind::Io = e.kind {
+                    if e.message.contains("Broken pipe") {
+                        return Ok(0);
+                    }
+                }
+                out.flush()?;
+                eprintln!("hfile: {e}");
+                code = 2;
+                continue;
+            }
+            if a.stats && !a.printmeta && !a.printblocks && !a.printblockheaders {
+                write_stats(&mut out, &mut stats, a.json, a.details)?;
+                continue;
+            }
+            meta_sections(&mut out, &f, &a)?;
+            if a.stats {
+                write_stats(&mut out, &mut stats, a.json, a.details)?;
+            }
+        } else {
+            meta_sections(&mut out, &f, &a)?;
+        }
+    }
+    if (a.verbose || print_key) && code == 0 && !a.json {
+        writeln!(out, "Scanned kv count -> {total}")?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn write_stats(out: &mut impl Write, stats: &mut pretty::Stats, json: bool, details: bool) -> io::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::json!({"kind": "stats", "stats": stats.json()}))
+    } else {
+        write!(out, "{}", stats.text(details))
+    }
+}
+
+fn meta_sections(out: &mut impl Write, f: &HFile, a: &DumpArgs) -> io::Result<()> {
+    if a.printmeta {
+        if a.json {
+            writeln!(out, "{}", meta_json(f))?;
+        } else {
+            write!(out, "{}", pretty::meta_text(f))?;
+        }
+    }
+    if a.printblocks {
+        if a.json {
+            let entries: Vec<_> = f
+                .root_index
+                .iter()
+                .map(|e| serde_json::json!({"key": key_json(&e.key), "offset": e.offset, "size": e.on_disk_size}))
+                .collect();
+            writeln!(out, "{}", serde_json::json!({"kind": "block_index", "levels": f.trailer.num_data_index_levels, "root": entries}))?;
+        } else {
+            write!(out, "{}", pretty::block_index_text(f))?;
+        }
+    }
+    if a.printblockheaders {
+        if !a.json {
+            writeln!(out, "Block Headers:")?;
+        }
+        let end = f.len() - f.trailer.trailer_size as u64;
+        let mut off = 0u64;
+        while off < end {
+            match f.block(off) {
+                Ok(raw) => {
+                    let h = raw.header;
+                    let mut buf = Vec::new();
+                    let start: Vec<u8> = raw.payload(f.compression, &mut buf).map(|p| p.get(..32).unwrap_or(p).to_vec()).unwrap_or_default();
+                    if a.json {
+                        writeln!(out, "{}", serde_json::json!({"kind": "block", "header": h}))?;
+                    } else {
+                        writeln!(out, "{}", pretty::block_header_line(&h, &start))?;
+                    }
+                    off += h.on_disk_size_with_header();
+                }
+                Err(e) => {
+                    out.flush()?;
+                    eprintln!("hfile: {e}");
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key_json(k: &[u8]) -> String {
+    hbkit::cell::Key::parse(k).map(|k| k.key_string()).unwrap_or_else(|_| to_string_binary(k))
+}
+
+fn meta_json(f: &HFile) -> serde_json::Value {
+    let fi: serde_json::Map<String, serde_json::Value> = f
+        .file_info
+        .map
+        .iter()
+        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), serde_json::Value::String(hbkit::hfile::fileinfo::FileInfo::render(k, v))))
+        .collect();
+    let bloom = |b: &Option<hbkit::hfile::reader::Bloom>| b.as_ref().map(|b| serde_json::to_value(&b.meta).unwrap_or_default());
+    serde_json::json!({
+        "kind": "meta",
+        "path": f.path().display().to_string(),
+        "length": f.len(),
+        "trailer": f.trailer,
+        "compression": f.compression.name(),
+        "encoding": f.encoding.name(),
+        "includes_tags": f.flags.tags,
+        "includes_mvcc": f.flags.mvcc,
+        "tags_compressed": f.flags.tags_compressed,
+        "first_key": f.first_key().map(key_json),
+        "last_key": f.last_key().map(key_json),
+        "mid_key": f.mid_key().ok().flatten().map(|k| key_json(&k)),
+        "file_info": fi,
+        "bloom_type": f.bloom_type.name(),
+        "general_bloom": bloom(&f.general_bloom),
+        "delete_family_bloom": bloom(&f.delete_family_bloom),
+        "meta_blocks": f.meta_index.iter().map(|e| to_string_binary(&e.key)).collect::<Vec<_>>(),
+    })
+}
+
+fn verify_cmd(a: VerifyArgs) -> io::Result<u8> {
+    use rayon::prelude::*;
+    if let Some(n) = a.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+            return usage_exit(Error::usage(format!("--threads: {e}")));
+        }
+    }
+    let (files, skipped) = match hbkit::walk::hfiles(&a.paths) {
+        Ok(x) => x,
+        Err(e) => return usage_exit(e),
+    };
+    let bytes: u64 = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let bar = (io::stderr().is_terminal() && (files.len() > 1 || bytes > 64 << 20)).then(|| {
+        let b = indicatif::ProgressBar::new(bytes);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("verify {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let reports: Vec<Report> = files
+        .par_iter()
+        .map(|p| {
+            let r = verify::verify_file(p);
+            if let Some(b) = &bar {
+                b.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+            }
+            r
+        })
+        .collect();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let (mut clean, mut bad, mut unreadable) = (0, 0, 0);
+    for r in &reports {
+        match r.status {
+            Status::Clean => clean += 1,
+            Status::Problems => bad += 1,
+            Status::Unreadable => unreadable += 1,
+        }
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default())?;
+            continue;
+        }
+        match r.status {
+            Status::Clean if a.quiet => {}
+            Status::Clean => writeln!(
+                out,
+                "OK       {} (v{}, {} cells, {} blocks, {} bloom keys checked)",
+                r.path.display(),
+                r.version.as_deref().unwrap_or("?"),
+                r.cells,
+                r.blocks.values().sum::<u64>(),
+                r.bloom_keys_checked
+            )?,
+            Status::Problems | Status::Unreadable => {
+                let label = if r.status == Status::Problems { "PROBLEMS" } else { "UNREADABLE" };
+                writeln!(out, "{label} {}: {} problem(s)", r.path.display(), r.problems.len() as u64 + r.problems_not_shown)?;
+                for p in &r.problems {
+                    let at = p.offset.map(|o| format!("at byte {o}")).unwrap_or_else(|| "file".to_string());
+                    let bt = p.block_type.map(|b| format!(" ({b} block)")).unwrap_or_default();
+                    writeln!(out, "  {at}{bt}: [{}] {}", p.check, p.message)?;
+                }
+                if r.problems_not_shown > 0 {
+                    writeln!(out, "  ... and {} more", r.problems_not_shown)?;
+                }
+            }
+        }
+    }
+    if !a.json {
+        let skip = if skipped > 0 { format!(" ({skipped} non-HFile files skipped)") } else { String::new() };
+        writeln!(out, "verified {} file(s): {clean} clean, {bad} with problems, {unreadable} unreadable{skip}", reports.len())?;
+    }
+    out.flush()?;
+    Ok(if unreadable > 0 {
+        2
+    } else if bad > 0 {
+        1
+    } else {
+        0
+    })
+}

@@ -6,6 +6,7 @@ pub mod bloom;
 pub mod encoding;
 pub mod fileinfo;
 pub mod index;
+pub mod pretty;
 pub mod reader;
 pub mod trailer;
 pub mod verify;
