@@ -102,7 +102,7 @@ impl Trailer {
             1 => {
                 return Err(Error::unsupported(
                     "trailer",
-                    "HFile v1 (HBase 0.20-0.90): hbkit reads v2 and v3 only; open it with HBase <= 0.98 or major-compact it first",
+                    "HFile v1 (HBase 0.20-0.90): hbkit reads v2 and v3 only; major-compact the table under HBase 0.92-0.94 to rewrite it as v2",
                 )
                 .at(len as u64 - 4))
             }

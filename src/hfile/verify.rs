@@ -145,13 +145,29 @@ impl Blooms {
 
 /// Verify `path`. `threads` = 0 uses rayon's global pool.
 pub fn verify_file(path: &Path) -> Report {
+    verify_opened(path, |check_sums| HFile::open_with(path, check_sums))
+}
+
+/// As [`verify_file`] for a file held in memory (tests, fuzzing); `path` only names it.
+pub fn verify_bytes(path: &Path, bytes: Vec<u8>) -> Report {
+    let mut bytes = Some(bytes);
+    verify_opened(path, |check_sums| {
+        // A checksum failure is retried without checksums: keep the bytes for that.
+        let b = if check_sums { bytes.clone() } else { bytes.take() };
+        HFile::from_bytes_with(path, b.unwrap_or_default(), check_sums)
+    })
+}
+
+/// Open with `open(check_sums)` (retrying without checksums after a load-on-open checksum
+/// failure) and verify.
+fn verify_opened(path: &Path, mut open: impl FnMut(bool) -> crate::Result<HFile>) -> Report {
     let mut r = Report::new(path);
-    let f = match HFile::open(path) {
+    let f = match open(true) {
         Ok(f) => f,
         Err(e) if e.kind == ErrorKind::Checksum => {
             // Report the bad load-on-open checksum, then keep going without it.
             r.add_err("checksum", None, &e);
-            match HFile::open_with(path, false) {
+            match open(false) {
                 Ok(f) => f,
                 Err(e2) => {
                     r.add_err("open", None, &e2);
@@ -653,10 +669,15 @@ fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
             }
         }
     }
-    if f.flags.mvcc {
-        if let Some(m) = fi.get_i64(keys::MAX_MEMSTORE_TS_KEY) {
+    if f.flags.mvcc && s.cells > 0 {
+        match fi.get_i64(keys::MAX_MEMSTORE_TS_KEY) {
+            Some(m) if m as u64 == s.max_seq => {}
+            Some(m) => bad(format!("MAX_MEMSTORE_TS_KEY is {m} but the largest cell seqid is {}", s.max_seq)),
+            None => bad("KEY_VALUE_VERSION says cells carry seqids but MAX_MEMSTORE_TS_KEY is missing".into()),
+        }
+        if let Some(m) = fi.get_i64(keys::MAX_SEQ_ID_KEY) {
             if (m as u64) < s.max_seq {
-                bad(format!("MAX_MEMSTORE_TS_KEY is {m} but a cell has seqid {}", s.max_seq));
+                bad(format!("MAX_SEQ_ID_KEY is {m} but a cell has seqid {}", s.max_seq));
             }
         }
     }
