@@ -385,6 +385,67 @@ pub fn compute_checksums(
     }
 }
 
+/// Hadoop `BlockCompressorStream` input limit for HBase's xerial Snappy and lz4-java codecs
+/// (256 KiB buffer − (buffer/6 + 32)).
+pub const BLOCK_FRAMING_MAX_INPUT: usize = 262_144 - (262_144 / 6 + 32);
+/// The same limit for HBase's zstd-jni codec (256 KiB − (compressBound − buffer)).
+pub const ZSTD_FRAMING_MAX_INPUT: usize = 262_144 - 1_024;
+/// The gzip member header HBase 2.6 writes (`ReusableStreamGzipCodec` without native
+/// zlib): MTIME 0, XFL 0, OS 255.
+pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
+
+/// Compress one block payload as HBase's codec streams frame it on disk, appending to `out`:
+/// GZ → one gzip member (HBase's header bytes, deflate level 6); SNAPPY/LZ4/ZSTD → Hadoop
+/// block framing (`rawLen:i32` then `compLen:i32 chunk` per input slice of at most the
+/// codec's MAX_INPUT; an empty payload is just `00 00 00 00`); ZSTD chunks are zstd frames
+/// at level 3 (zstd-jni style); NONE → the bytes unchanged.
+pub fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let fail = |e: String| Error::new(crate::error::ErrorKind::Io, "compression", e);
+    match codec {
+        Compression::None => out.extend_from_slice(input),
+        Compression::Gz => {
+            use std::io::Write;
+            out.extend_from_slice(&GZIP_HEADER);
+            let mut enc = flate2::write::DeflateEncoder::new(
+                std::mem::take(out),
+                flate2::Compression::new(6),
+            );
+            enc.write_all(input).map_err(|e| fail(e.to_string()))?;
+            *out = enc.finish().map_err(|e| fail(e.to_string()))?;
+            out.extend_from_slice(&crc32fast::hash(input).to_le_bytes());
+            out.extend_from_slice(&(input.len() as u32).to_le_bytes());
+        }
+        Compression::Snappy | Compression::Lz4 | Compression::Zstd => {
+            let max = if codec == Compression::Zstd {
+                ZSTD_FRAMING_MAX_INPUT
+            } else {
+                BLOCK_FRAMING_MAX_INPUT
+            };
+            let raw = i32::try_from(input.len())
+                .map_err(|_| fail(format!("payload of {} bytes is too large", input.len())))?;
+            out.extend_from_slice(&raw.to_be_bytes());
+            for piece in input.chunks(max) {
+                let c = match codec {
+                    Compression::Snappy => snap::raw::Encoder::new()
+                        .compress_vec(piece)
+                        .map_err(|e| fail(e.to_string()))?,
+                    Compression::Lz4 => lz4_flex::block::compress(piece),
+                    _ => zstd::bulk::compress(piece, 3).map_err(|e| fail(e.to_string()))?,
+                };
+                out.extend_from_slice(&(c.len() as u32).to_be_bytes());
+                out.extend_from_slice(&c);
+            }
+        }
+        other => {
+            return Err(Error::unsupported(
+                "compression",
+                format!("hbkit cannot write codec {}", other.name()),
+            ))
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

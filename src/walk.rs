@@ -8,13 +8,27 @@ use crate::error::{Error, Result};
 
 /// Directory names that never hold store files (WALs, temp dirs, recovered edits, archives of
 /// logs, snapshots' metadata).
-const SKIP_DIRS: &[&str] = &["recovered.edits", ".tmp", "WALs", "oldWALs", ".logs", ".oldlogs", "corrupt", ".hbase-snapshot", ".tabledesc"];
+const SKIP_DIRS: &[&str] = &[
+    "recovered.edits",
+    ".tmp",
+    "WALs",
+    "oldWALs",
+    ".logs",
+    ".oldlogs",
+    "corrupt",
+    ".hbase-snapshot",
+    ".tabledesc",
+];
 
 /// True when the last bytes of `path` carry an HFile version and trailer magic.
 pub fn looks_like_hfile(path: &Path) -> bool {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
-    let Ok(len) = f.metadata().map(|m| m.len()) else { return false };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(len) = f.metadata().map(|m| m.len()) else {
+        return false;
+    };
     if len < 60 {
         return false;
     }
@@ -30,7 +44,10 @@ pub fn looks_like_hfile(path: &Path) -> bool {
         _ => return false,
     };
     let mut m = [0u8; 8];
-    len >= t && f.seek(SeekFrom::Start(len - t)).is_ok() && f.read_exact(&mut m).is_ok() && &m == b"TRABLK\"$"
+    len >= t
+        && f.seek(SeekFrom::Start(len - t)).is_ok()
+        && f.read_exact(&mut m).is_ok()
+        && &m == b"TRABLK\"$"
 }
 
 /// Expand `paths` into files: explicit files as given, directories walked (sorted, skipping
@@ -58,8 +75,13 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut usize) -> Result<(
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Ok(md) = std::fs::metadata(&p) else { continue };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(md) = std::fs::metadata(&p) else {
+            continue;
+        };
         if md.is_dir() {
             if !SKIP_DIRS.contains(&name.as_str()) {
                 walk_dir(&p, out, skipped)?;

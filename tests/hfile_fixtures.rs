@@ -220,13 +220,27 @@ fn every_readable_fixture_verifies_clean() {
         let r = hbkit::hfile::verify::verify_file(&p);
         match e {
             Expect::Entries(_) => {
-                assert_eq!(r.status, hbkit::hfile::verify::Status::Clean, "{}: {:#?}", p.display(), r.problems);
+                assert_eq!(
+                    r.status,
+                    hbkit::hfile::verify::Status::Clean,
+                    "{}: {:#?}",
+                    p.display(),
+                    r.problems
+                );
                 assert_eq!(Some(r.cells), r.trailer_entries, "{}", p.display());
                 n += 1;
             }
-            Expect::Refused(_) => assert_ne!(r.status, hbkit::hfile::verify::Status::Clean, "{}", p.display()),
+            Expect::Refused(_) => assert_ne!(
+                r.status,
+                hbkit::hfile::verify::Status::Clean,
+                "{}",
+                p.display()
+            ),
         }
     }
     eprintln!("{n} files verified clean");
-    assert!(n >= 190, "expected at least 190 readable HFiles, verified {n}");
+    assert!(
+        n >= 190,
+        "expected at least 190 readable HFiles, verified {n}"
+    );
 }

@@ -40,10 +40,12 @@ enum Cmd {
 }
 
 #[derive(Args)]
-#[command(after_help = "Cells print as `K: row/family:qualifier/timestamp/Type/vlen=N/seqid=N V: value` with bytes in \
+#[command(
+    after_help = "Cells print as `K: row/family:qualifier/timestamp/Type/vlen=N/seqid=N V: value` with bytes in \
 HBase's Bytes.toStringBinary form (printable ASCII as is, other bytes as \\xHH). Rows given to --start-row, --stop-row, \
 --prefix and -w accept that same escaped form.\n\nWith no output option, -m is assumed. --json prints one JSON object per line \
-(NDJSON), each with a \"kind\": file, cell, meta, block_index, block, stats.")]
+(NDJSON), each with a \"kind\": file, cell, meta, block_index, block, stats."
+)]
 struct DumpArgs {
     /// HFiles, or directories (root dir, table, region, family) to search for store files.
     #[arg(value_name = "FILE|DIR")]
@@ -153,7 +155,11 @@ enum Verdict {
 
 impl Filter {
     fn seek_row(&self) -> Option<&[u8]> {
-        [&self.exact, &self.start, &self.prefix].into_iter().flatten().map(Vec::as_slice).max()
+        [&self.exact, &self.start, &self.prefix]
+            .into_iter()
+            .flatten()
+            .map(Vec::as_slice)
+            .max()
     }
     fn check(&self, f: &HFile, c: &Cell<'_>) -> Verdict {
         let row = c.key.row();
@@ -177,7 +183,11 @@ impl Filter {
         }
         if let Some(p) = &self.prefix {
             if !row.starts_with(p) {
-                return if row > p.as_slice() { Verdict::Done } else { Verdict::Skip };
+                return if row > p.as_slice() {
+                    Verdict::Done
+                } else {
+                    Verdict::Skip
+                };
             }
         }
         let ts = c.key.timestamp();
@@ -193,12 +203,15 @@ fn parse_row(s: &Option<String>) -> Result<Option<Vec<u8>>, Error> {
 }
 
 fn parse_range(s: &str) -> Result<(i64, i64), Error> {
-    let (a, b) = s.split_once("..").ok_or_else(|| Error::usage(format!("--time-range {s:?}: expected FROM..TO")))?;
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| Error::usage(format!("--time-range {s:?}: expected FROM..TO")))?;
     let num = |x: &str, d: i64| -> Result<i64, Error> {
         if x.is_empty() {
             Ok(d)
         } else {
-            x.parse().map_err(|_| Error::usage(format!("--time-range {s:?}: {x:?} is not a number")))
+            x.parse()
+                .map_err(|_| Error::usage(format!("--time-range {s:?}: {x:?} is not a number")))
         }
     };
     Ok((num(a, i64::MIN)?, num(b, i64::MAX)?))
@@ -266,7 +279,9 @@ fn push_cell_text(out: &mut Vec<u8>, c: &Cell<'_>, with_value: bool) {
         out.extend_from_slice(b" V: ");
         push_string_binary(out, c.value);
         for (i, t) in c.tags().flatten().enumerate() {
-            out.extend_from_slice(format!(" T[{i}]: [Tag type : {}, value : ", t.0 as i8).as_bytes());
+            out.extend_from_slice(
+                format!(" T[{i}]: [Tag type : {}, value : ", t.0 as i8).as_bytes(),
+            );
             push_string_binary(out, t.1);
             out.push(b']');
         }
@@ -278,14 +293,21 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
     let filter = match (|| -> Result<Filter, Error> {
         let exact = parse_row(&a.seek_to_row)?;
         if exact.as_deref() == Some(b"") {
-            return Err(Error::usage("Invalid row is specified: -w needs a non-empty row"));
+            return Err(Error::usage(
+                "Invalid row is specified: -w needs a non-empty row",
+            ));
         }
         Ok(Filter {
             start: parse_row(&a.start_row)?,
             stop: parse_row(&a.stop_row)?,
             prefix: parse_row(&a.prefix)?,
             exact,
-            ts: a.time_range.as_deref().map(parse_range).transpose()?.unwrap_or((i64::MIN, i64::MAX)),
+            ts: a
+                .time_range
+                .as_deref()
+                .map(parse_range)
+                .transpose()?
+                .unwrap_or((i64::MIN, i64::MAX)),
         })
     })() {
         Ok(f) => f,
@@ -294,7 +316,9 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
     let mut inputs = std::mem::take(&mut a.files);
     inputs.append(&mut a.paths);
     if inputs.is_empty() {
-        return usage_exit(Error::usage("no input: give HFiles or directories (see hfile dump --help)"));
+        return usage_exit(Error::usage(
+            "no input: give HFiles or directories (see hfile dump --help)",
+        ));
     }
     let (files, _) = match hbkit::walk::hfiles(&inputs) {
         Ok(x) => x,
@@ -304,7 +328,14 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
         a.stats = true;
     }
     let print_key = a.printkv || a.printkey;
-    if !(print_key || a.printmeta || a.printblocks || a.printblockheaders || a.stats || a.checkrow || a.verbose) {
+    if !(print_key
+        || a.printmeta
+        || a.printblocks
+        || a.printblockheaders
+        || a.stats
+        || a.checkrow
+        || a.verbose)
+    {
         a.printmeta = true;
     }
     let scan = print_key || a.stats || a.checkrow || a.verbose;
@@ -328,7 +359,11 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
             }
         };
         if a.json {
-            writeln!(out, "{}", serde_json::json!({"kind": "file", "path": path.display().to_string()}))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"kind": "file", "path": path.display().to_string()})
+            )?;
         }
         if scan {
             let mut stats = pretty::Stats::default();
@@ -368,8 +403,17 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
                                 out.write_all(&buf).map_err(|e| Error::io(path, e))?;
                                 buf.clear();
                                 out.flush().map_err(|e| Error::io(path, e))?;
-                                let pk = hbkit::cell::Key::parse(p).map(|k| k.key_string()).unwrap_or_default();
-                                let what = if f.order.compare_rows(hbkit::cell::Key::parse(p).map(|k| k.row()).unwrap_or(&[]), c.key.row()).is_gt() {
+                                let pk = hbkit::cell::Key::parse(p)
+                                    .map(|k| k.key_string())
+                                    .unwrap_or_default();
+                                let what = if f
+                                    .order
+                                    .compare_rows(
+                                        hbkit::cell::Key::parse(p).map(|k| k.row()).unwrap_or(&[]),
+                                        c.key.row(),
+                                    )
+                                    .is_gt()
+                                {
                                     "previous row is greater then current row"
                                 } else {
                                     "previous cell is greater then current cell"
@@ -419,9 +463,18 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
     Ok(code)
 }
 
-fn write_stats(out: &mut impl Write, stats: &mut pretty::Stats, json: bool, details: bool) -> io::Result<()> {
+fn write_stats(
+    out: &mut impl Write,
+    stats: &mut pretty::Stats,
+    json: bool,
+    details: bool,
+) -> io::Result<()> {
     if json {
-        writeln!(out, "{}", serde_json::json!({"kind": "stats", "stats": stats.json()}))
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"kind": "stats", "stats": stats.json()})
+        )
     } else {
         write!(out, "{}", stats.text(details))
     }
@@ -442,7 +495,11 @@ fn meta_sections(out: &mut impl Write, f: &HFile, a: &DumpArgs) -> io::Result<()
                 .iter()
                 .map(|e| serde_json::json!({"key": key_json(&e.key), "offset": e.offset, "size": e.on_disk_size}))
                 .collect();
-            writeln!(out, "{}", serde_json::json!({"kind": "block_index", "levels": f.trailer.num_data_index_levels, "root": entries}))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"kind": "block_index", "levels": f.trailer.num_data_index_levels, "root": entries})
+            )?;
         } else {
             write!(out, "{}", pretty::block_index_text(f))?;
         }
@@ -458,7 +515,10 @@ fn meta_sections(out: &mut impl Write, f: &HFile, a: &DumpArgs) -> io::Result<()
                 Ok(raw) => {
                     let h = raw.header;
                     let mut buf = Vec::new();
-                    let start: Vec<u8> = raw.payload(f.compression, &mut buf).map(|p| p.get(..32).unwrap_or(p).to_vec()).unwrap_or_default();
+                    let start: Vec<u8> = raw
+                        .payload(f.compression, &mut buf)
+                        .map(|p| p.get(..32).unwrap_or(p).to_vec())
+                        .unwrap_or_default();
                     if a.json {
                         writeln!(out, "{}", serde_json::json!({"kind": "block", "header": h}))?;
                     } else {
@@ -478,7 +538,9 @@ fn meta_sections(out: &mut impl Write, f: &HFile, a: &DumpArgs) -> io::Result<()
 }
 
 fn key_json(k: &[u8]) -> String {
-    hbkit::cell::Key::parse(k).map(|k| k.key_string()).unwrap_or_else(|_| to_string_binary(k))
+    hbkit::cell::Key::parse(k)
+        .map(|k| k.key_string())
+        .unwrap_or_else(|_| to_string_binary(k))
 }
 
 fn meta_json(f: &HFile) -> serde_json::Value {
@@ -486,9 +548,17 @@ fn meta_json(f: &HFile) -> serde_json::Value {
         .file_info
         .map
         .iter()
-        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), serde_json::Value::String(hbkit::hfile::fileinfo::FileInfo::render(k, v))))
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                serde_json::Value::String(hbkit::hfile::fileinfo::FileInfo::render(k, v)),
+            )
+        })
         .collect();
-    let bloom = |b: &Option<hbkit::hfile::reader::Bloom>| b.as_ref().map(|b| serde_json::to_value(&b.meta).unwrap_or_default());
+    let bloom = |b: &Option<hbkit::hfile::reader::Bloom>| {
+        b.as_ref()
+            .map(|b| serde_json::to_value(&b.meta).unwrap_or_default())
+    };
     serde_json::json!({
         "kind": "meta",
         "path": f.path().display().to_string(),
@@ -513,7 +583,10 @@ fn meta_json(f: &HFile) -> serde_json::Value {
 fn verify_cmd(a: VerifyArgs) -> io::Result<u8> {
     use rayon::prelude::*;
     if let Some(n) = a.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+        {
             return usage_exit(Error::usage(format!("--threads: {e}")));
         }
     }
@@ -521,12 +594,18 @@ fn verify_cmd(a: VerifyArgs) -> io::Result<u8> {
         Ok(x) => x,
         Err(e) => return usage_exit(e),
     };
-    let bytes: u64 = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = (io::stderr().is_terminal() && (files.len() > 1 || bytes > 64 << 20)).then(|| {
         let b = indicatif::ProgressBar::new(bytes);
         b.set_style(
-            indicatif::ProgressStyle::with_template("verify {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "verify {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
@@ -568,11 +647,26 @@ fn verify_cmd(a: VerifyArgs) -> io::Result<u8> {
                 r.bloom_keys_checked
             )?,
             Status::Problems | Status::Unreadable => {
-                let label = if r.status == Status::Problems { "PROBLEMS" } else { "UNREADABLE" };
-                writeln!(out, "{label} {}: {} problem(s)", r.path.display(), r.problems.len() as u64 + r.problems_not_shown)?;
+                let label = if r.status == Status::Problems {
+                    "PROBLEMS"
+                } else {
+                    "UNREADABLE"
+                };
+                writeln!(
+                    out,
+                    "{label} {}: {} problem(s)",
+                    r.path.display(),
+                    r.problems.len() as u64 + r.problems_not_shown
+                )?;
                 for p in &r.problems {
-                    let at = p.offset.map(|o| format!("at byte {o}")).unwrap_or_else(|| "file".to_string());
-                    let bt = p.block_type.map(|b| format!(" ({b} block)")).unwrap_or_default();
+                    let at = p
+                        .offset
+                        .map(|o| format!("at byte {o}"))
+                        .unwrap_or_else(|| "file".to_string());
+                    let bt = p
+                        .block_type
+                        .map(|b| format!(" ({b} block)"))
+                        .unwrap_or_default();
                     writeln!(out, "  {at}{bt}: [{}] {}", p.check, p.message)?;
                 }
                 if r.problems_not_shown > 0 {
@@ -582,7 +676,11 @@ fn verify_cmd(a: VerifyArgs) -> io::Result<u8> {
         }
     }
     if !a.json {
-        let skip = if skipped > 0 { format!(" ({skipped} non-HFile files skipped)") } else { String::new() };
+        let skip = if skipped > 0 {
+            format!(" ({skipped} non-HFile files skipped)")
+        } else {
+            String::new()
+        };
         writeln!(out, "verified {} file(s): {clean} clean, {bad} with problems, {unreadable} unreadable{skip}", reports.len())?;
     }
     out.flush()?;

@@ -3,6 +3,8 @@
 
 pub mod block;
 pub mod bloom;
+pub mod bloom_writer;
+pub mod encode;
 pub mod encoding;
 pub mod fileinfo;
 pub mod index;
@@ -10,5 +12,7 @@ pub mod pretty;
 pub mod reader;
 pub mod trailer;
 pub mod verify;
+pub mod writer;
 
 pub use reader::{HFile, Scanner};
+pub use writer::{HFileWriter, StoreMeta, Summary, WriterOptions};

@@ -27,7 +27,10 @@ pub fn as_separate_lines(s: &str) -> String {
                 continue;
             }
         }
-        let ch_len = s.get(i..).and_then(|t| t.chars().next()).map_or(1, char::len_utf8);
+        let ch_len = s
+            .get(i..)
+            .and_then(|t| t.chars().next())
+            .map_or(1, char::len_utf8);
         out.push_str(s.get(i..i + ch_len).unwrap_or(""));
         i += ch_len;
     }
@@ -48,12 +51,23 @@ fn align8(x: u64) -> u64 {
 /// HBase's "Block index size as per heapsize" for a 64-bit JVM with compressed oops.
 pub fn index_heap_size(f: &HFile) -> u64 {
     let n = f.root_index.len() as u64;
-    let keys: u64 = f.root_index.iter().map(|e| 32 + align8(16 + e.key.len() as u64) + 8).sum();
-    let seeker = align8(16 + 16 + align8(16 + 8 * n) + align8(16 + 4 * n) + 4 + align8(16 + 4 * n) + keys + 8 + 8);
+    let keys: u64 = f
+        .root_index
+        .iter()
+        .map(|e| 32 + align8(16 + e.key.len() as u64) + 8)
+        .sum();
+    let seeker = align8(
+        16 + 16 + align8(16 + 8 * n) + align8(16 + 4 * n) + 4 + align8(16 + 4 * n) + keys + 8 + 8,
+    );
     let data = align8(60 + seeker);
     let m = f.meta_index.len() as u64;
-    let mkeys: u64 = f.meta_index.iter().map(|e| align8(16 + e.key.len() as u64)).sum();
-    let meta = align8(48 + 4 + align8(16 + 4 * m) + mkeys + align8(16 + 8 * m) + align8(16 + 4 * m));
+    let mkeys: u64 = f
+        .meta_index
+        .iter()
+        .map(|e| align8(16 + e.key.len() as u64))
+        .sum();
+    let meta =
+        align8(48 + 4 + align8(16 + 4 * m) + mkeys + align8(16 + 8 * m) + align8(16 + 4 * m));
     data + meta
 }
 
@@ -63,7 +77,11 @@ const CACHE_CONF: &str = "cacheDataOnRead=false, cacheDataOnWrite=false, cacheIn
 pub fn meta_text(f: &HFile) -> String {
     let t = &f.trailer;
     let mut s = String::new();
-    let _ = writeln!(s, "Block index size as per heapsize: {}", index_heap_size(f));
+    let _ = writeln!(
+        s,
+        "Block index size as per heapsize: {}",
+        index_heap_size(f)
+    );
     let reader = format!(
         "reader={}, compression={}, cacheConf={CACHE_CONF}, firstKey={}, lastKey={}, avgKeyLen={}, avgValueLen={}, entries={}, length={}",
         f.path().display(),
@@ -92,17 +110,32 @@ pub fn meta_text(f: &HFile) -> String {
         t.resolved_comparator()
     );
     if t.major_version >= 3 {
-        trailer.push_str(if t.encrypted { ", encryptionKey=PRESENT" } else { ", encryptionKey=NONE" });
+        trailer.push_str(if t.encrypted {
+            ", encryptionKey=PRESENT"
+        } else {
+            ", encryptionKey=NONE"
+        });
     }
-    let _ = write!(trailer, ", majorVersion={}, minorVersion={}", t.major_version, t.minor_version);
+    let _ = write!(
+        trailer,
+        ", majorVersion={}, minorVersion={}",
+        t.major_version, t.minor_version
+    );
     let _ = writeln!(s, "Trailer:\n    {}", as_separate_lines(&trailer));
     let _ = writeln!(s, "Fileinfo:");
     let mut map = f.file_info.map.clone();
     // HBase 2.6.6+ shows two in-memory entries that are not stored in the file.
-    map.entry(b"hfile.FILE_PATH".to_vec()).or_insert_with(|| f.path().display().to_string().into_bytes());
-    map.entry(b"hfile.FILE_SIZE".to_vec()).or_insert_with(|| f.len().to_be_bytes().to_vec());
+    map.entry(b"hfile.FILE_PATH".to_vec())
+        .or_insert_with(|| f.path().display().to_string().into_bytes());
+    map.entry(b"hfile.FILE_SIZE".to_vec())
+        .or_insert_with(|| f.len().to_be_bytes().to_vec());
     for (k, v) in &map {
-        let _ = writeln!(s, "    {} = {}", String::from_utf8_lossy(k), FileInfo::render(k, v));
+        let _ = writeln!(
+            s,
+            "    {} = {}",
+            String::from_utf8_lossy(k),
+            FileInfo::render(k, v)
+        );
     }
     match f.mid_key() {
         Ok(Some(k)) => {
@@ -146,11 +179,15 @@ fn percent(x: f64) -> String {
 }
 
 fn bloom_text(m: Option<&BloomMeta>) -> String {
-    let Some(m) = m else { return "    Not present\n".to_string() };
+    let Some(m) = m else {
+        return "    Not present\n".to_string();
+    };
     let cmp = match m.comparator.as_str() {
         "" => "ByteArrayComparator",
         c if c.contains("RawBytes") || c.contains("ByteArray") => "ByteArrayComparator",
-        c if c.contains("KVComparator") || c.contains("KeyComparator") => "InnerStoreCellComparator",
+        c if c.contains("KVComparator") || c.contains("KeyComparator") => {
+            "InnerStoreCellComparator"
+        }
         c if c.contains("Meta") => "MetaCellComparator",
         _ => m.comparator_simple_name(),
     };
@@ -159,9 +196,17 @@ fn bloom_text(m: Option<&BloomMeta>) -> String {
         m.total_byte_size, m.total_key_count, m.total_max_keys
     );
     if m.total_max_keys > 0 {
-        let _ = writeln!(s, "    Percentage filled: {}", percent(m.total_key_count as f64 / m.total_max_keys as f64));
+        let _ = writeln!(
+            s,
+            "    Percentage filled: {}",
+            percent(m.total_key_count as f64 / m.total_max_keys as f64)
+        );
     }
-    let _ = writeln!(s, "    Number of chunks: {}\n    Comparator: {cmp}", m.num_chunks);
+    let _ = writeln!(
+        s,
+        "    Number of chunks: {}\n    Comparator: {cmp}",
+        m.num_chunks
+    );
     s
 }
 
@@ -169,8 +214,14 @@ fn bloom_text(m: Option<&BloomMeta>) -> String {
 pub fn block_index_text(f: &HFile) -> String {
     let mut s = format!("Block Index:\nsize={}\n", f.root_index.len());
     for e in &f.root_index {
-        let k = Key::parse(&e.key).map(|k| k.key_only_string()).unwrap_or_else(|_| to_string_binary(&e.key));
-        let _ = writeln!(s, "key={k}\n  offset={}, dataSize={}", e.offset, e.on_disk_size);
+        let k = Key::parse(&e.key)
+            .map(|k| k.key_only_string())
+            .unwrap_or_else(|_| to_string_binary(&e.key));
+        let _ = writeln!(
+            s,
+            "key={k}\n  offset={}, dataSize={}",
+            e.offset, e.on_disk_size
+        );
     }
     s.push('\n');
     s
@@ -197,10 +248,16 @@ pub fn block_header_line(h: &BlockHeader, payload_start: &[u8]) -> String {
             h.on_disk_data_size_with_header
         );
     } else {
-        let _ = write!(s, ", onDiskDataSizeWithHeader={}({}+{hs})", h.on_disk_data_size_with_header, h.on_disk_size_without_header);
+        let _ = write!(
+            s,
+            ", onDiskDataSizeWithHeader={}({}+{hs})",
+            h.on_disk_data_size_with_header, h.on_disk_size_without_header
+        );
     }
     let checksum_bytes = h.on_disk_size_with_header() - h.on_disk_data_size_with_header as u64;
-    let begins = payload_start.get(..payload_start.len().min(32)).unwrap_or(&[]);
+    let begins = payload_start
+        .get(..payload_start.len().min(32))
+        .unwrap_or(&[]);
     let _ = write!(
         s,
         ", getOnDiskSizeWithHeader={}, totalChecksumBytes={checksum_bytes}, dataBeginsWith={}]",
@@ -268,24 +325,52 @@ impl Hist {
         lo + (pos - pos.floor()) * (hi - lo)
     }
     fn text(&self, name: &str, details: bool, out: &mut String) {
-        let mean = if self.n > 0 { self.sum / self.n as f64 } else { 0.0 };
+        let mean = if self.n > 0 {
+            self.sum / self.n as f64
+        } else {
+            0.0
+        };
         let sd = if self.n > 1 {
-            ((self.sumsq - self.sum * self.sum / self.n as f64) / (self.n - 1) as f64).max(0.0).sqrt()
+            ((self.sumsq - self.sum * self.sum / self.n as f64) / (self.n - 1) as f64)
+                .max(0.0)
+                .sqrt()
         } else {
             0.0
         };
         let _ = writeln!(out, "   {name}:");
-        let _ = writeln!(out, "               min = {}", self.counts.keys().next().copied().unwrap_or(0));
-        let _ = writeln!(out, "               max = {}", self.counts.keys().next_back().copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "               min = {}",
+            self.counts.keys().next().copied().unwrap_or(0)
+        );
+        let _ = writeln!(
+            out,
+            "               max = {}",
+            self.counts.keys().next_back().copied().unwrap_or(0)
+        );
         let _ = writeln!(out, "              mean = {}", java_2f(mean));
         let _ = writeln!(out, "            stddev = {}", java_2f(sd));
-        for (label, q) in [("median", 0.5), ("75% <=", 0.75), ("95% <=", 0.95), ("98% <=", 0.98), ("99% <=", 0.99), ("99.9% <=", 0.999)] {
-            let l = if label == "median" { "            median =".to_string() } else { format!("{label:>18}") };
+        for (label, q) in [
+            ("median", 0.5),
+            ("75% <=", 0.75),
+            ("95% <=", 0.95),
+            ("98% <=", 0.98),
+            ("99% <=", 0.99),
+            ("99.9% <=", 0.999),
+        ] {
+            let l = if label == "median" {
+                "            median =".to_string()
+            } else {
+                format!("{label:>18}")
+            };
             let _ = writeln!(out, "{l} {}", java_2f(self.quantile(q)));
         }
         let _ = writeln!(out, "             count = {}", self.n);
         if details {
-            const RANGES: [u64; 18] = [1, 3, 10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 500000, 750000, 1000000, 5000000, 10000000, 50000000, 100000000];
+            const RANGES: [u64; 18] = [
+                1, 3, 10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 500000, 750000, 1000000,
+                5000000, 10000000, 50000000, 100000000,
+            ];
             let _ = writeln!(out, "           (range <= count):");
             let mut buckets = [0u64; 19];
             for (v, c) in &self.counts {
@@ -319,7 +404,11 @@ pub fn java_2f(x: f64) -> String {
         return format!("{x:.2}");
     }
     let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes().chain(std::iter::repeat(b'0')).take(2)).map(|c| c - b'0').collect();
+    let mut digits: Vec<u8> = int
+        .bytes()
+        .chain(frac.bytes().chain(std::iter::repeat(b'0')).take(2))
+        .map(|c| c - b'0')
+        .collect();
     let round_up = frac.as_bytes().get(2).is_some_and(|&c| c >= b'5');
     if round_up {
         let mut i = digits.len();
@@ -340,9 +429,21 @@ pub fn java_2f(x: f64) -> String {
         }
     }
     let n = digits.len();
-    let int_part: String = digits.iter().take(n - 2).map(|d| (b'0' + d) as char).collect();
-    let frac_part: String = digits.iter().skip(n - 2).map(|d| (b'0' + d) as char).collect();
-    let int_part = if int_part.is_empty() { "0".to_string() } else { int_part };
+    let int_part: String = digits
+        .iter()
+        .take(n - 2)
+        .map(|d| (b'0' + d) as char)
+        .collect();
+    let frac_part: String = digits
+        .iter()
+        .skip(n - 2)
+        .map(|d| (b'0' + d) as char)
+        .collect();
+    let int_part = if int_part.is_empty() {
+        "0".to_string()
+    } else {
+        int_part
+    };
     format!("{}{int_part}.{frac_part}", if neg { "-" } else { "" })
 }
 
@@ -355,7 +456,14 @@ impl Stats {
             self.cur_row = Some(row.to_vec());
         }
         let klen = c.key.raw().len() as u64;
-        let size = 8 + klen + c.value.len() as u64 + if c.tags.is_empty() { 0 } else { 2 + c.tags.len() as u64 };
+        let size = 8
+            + klen
+            + c.value.len() as u64
+            + if c.tags.is_empty() {
+                0
+            } else {
+                2 + c.tags.len() as u64
+            };
         self.val_len.add(c.value.len() as u64);
         self.cur_bytes += size;
         self.cur_cells += 1;
@@ -366,7 +474,11 @@ impl Stats {
             self.key_len.add(self.cur_last_key_len);
             self.row_bytes.add(self.cur_bytes);
             self.row_cells.add(self.cur_cells);
-            if self.biggest.as_ref().is_none_or(|(b, _)| self.cur_bytes > *b) {
+            if self
+                .biggest
+                .as_ref()
+                .is_none_or(|(b, _)| self.cur_bytes > *b)
+            {
                 self.biggest = Some((self.cur_bytes, row));
             }
         }
@@ -385,7 +497,13 @@ impl Stats {
         self.val_len.text("Val length", details, &mut s);
         self.row_bytes.text("Row size (bytes)", details, &mut s);
         self.row_cells.text("Row size (columns)", details, &mut s);
-        let _ = writeln!(s, "\n\nKey of biggest row: {}", self.biggest.as_ref().map_or(String::new(), |(_, r)| to_string_binary(r)));
+        let _ = writeln!(
+            s,
+            "\n\nKey of biggest row: {}",
+            self.biggest
+                .as_ref()
+                .map_or(String::new(), |(_, r)| to_string_binary(r))
+        );
         s
     }
     /// Machine-readable summary.
@@ -420,6 +538,9 @@ mod tests {
         assert_eq!(percent(0.125), "12%");
         assert_eq!(percent(0.5), "50%");
         assert_eq!(percent(12.345), "1,234%");
-        assert_eq!(as_separate_lines("a=1, b=2, c d, e=3"), "a=1,\n    b=2, c d,\n    e=3");
+        assert_eq!(
+            as_separate_lines("a=1, b=2, c d, e=3"),
+            "a=1,\n    b=2, c d,\n    e=3"
+        );
     }
 }

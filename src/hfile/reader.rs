@@ -106,6 +106,15 @@ impl HFile {
         Self::from_source(path.into(), Source::Owned(bytes), true)
     }
 
+    /// As [`HFile::from_bytes`]; `check_sums` as in [`HFile::open_with`].
+    pub fn from_bytes_with(
+        path: impl Into<PathBuf>,
+        bytes: Vec<u8>,
+        check_sums: bool,
+    ) -> Result<HFile> {
+        Self::from_source(path.into(), Source::Owned(bytes), check_sums)
+    }
+
     fn from_source(path: PathBuf, source: Source, check_sums: bool) -> Result<HFile> {
         let p = path.clone();
         Self::parse(path, source, check_sums).map_err(|e| e.in_file(p))

@@ -101,10 +101,26 @@ impl Report {
         }
     }
     fn add_err(&mut self, check: &'static str, bt: Option<BlockType>, e: &Error) {
-        self.add(Problem { check, offset: e.offset, block_type: bt.map(BlockType::name), message: format!("{}: {}", e.context, e.message) });
+        self.add(Problem {
+            check,
+            offset: e.offset,
+            block_type: bt.map(BlockType::name),
+            message: format!("{}: {}", e.context, e.message),
+        });
     }
-    fn problem(&mut self, check: &'static str, offset: Option<u64>, bt: Option<BlockType>, message: String) {
-        self.add(Problem { check, offset, block_type: bt.map(BlockType::name), message });
+    fn problem(
+        &mut self,
+        check: &'static str,
+        offset: Option<u64>,
+        bt: Option<BlockType>,
+        message: String,
+    ) {
+        self.add(Problem {
+            check,
+            offset,
+            block_type: bt.map(BlockType::name),
+            message,
+        });
     }
 }
 
@@ -153,7 +169,11 @@ pub fn verify_bytes(path: &Path, bytes: Vec<u8>) -> Report {
     let mut bytes = Some(bytes);
     verify_opened(path, |check_sums| {
         // A checksum failure is retried without checksums: keep the bytes for that.
-        let b = if check_sums { bytes.clone() } else { bytes.take() };
+        let b = if check_sums {
+            bytes.clone()
+        } else {
+            bytes.take()
+        };
         HFile::from_bytes_with(path, b.unwrap_or_default(), check_sums)
     })
 }
@@ -177,7 +197,15 @@ fn verify_opened(path: &Path, mut open: impl FnMut(bool) -> crate::Result<HFile>
             }
         }
         Err(e) => {
-            r.add_err(if e.kind == ErrorKind::Unsupported { "unsupported" } else { "open" }, None, &e);
+            r.add_err(
+                if e.kind == ErrorKind::Unsupported {
+                    "unsupported"
+                } else {
+                    "open"
+                },
+                None,
+                &e,
+            );
             r.status = Status::Unreadable;
             return r;
         }
@@ -214,13 +242,31 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
                         "prev_block_offset",
                         Some(off),
                         Some(h.block_type),
-                        format!("prevBlockOffset is {} but the previous {} block is at {expect}", h.prev_block_offset, h.block_type.name()),
+                        format!(
+                            "prevBlockOffset is {} but the previous {} block is at {expect}",
+                            h.prev_block_offset,
+                            h.block_type.name()
+                        ),
                     );
                 }
                 prev_by_type.insert(chain, off as i64);
                 *r.blocks.entry(h.block_type.name()).or_default() += 1;
-                if matches!(h.block_type, BlockType::RootIndex | BlockType::FileInfo | BlockType::Trailer | BlockType::IndexV1) {
-                    r.problem("layout", Some(off), Some(h.block_type), format!("{} block before the load-on-open section", h.block_type.name()));
+                if matches!(
+                    h.block_type,
+                    BlockType::RootIndex
+                        | BlockType::FileInfo
+                        | BlockType::Trailer
+                        | BlockType::IndexV1
+                ) {
+                    r.problem(
+                        "layout",
+                        Some(off),
+                        Some(h.block_type),
+                        format!(
+                            "{} block before the load-on-open section",
+                            h.block_type.name()
+                        ),
+                    );
                 }
                 headers.push(h);
                 off += h.on_disk_size_with_header();
@@ -236,7 +282,12 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
         }
     }
     if off > load_on_open {
-        r.problem("layout", Some(off), None, format!("blocks run past the load-on-open section at {load_on_open}"));
+        r.problem(
+            "layout",
+            Some(off),
+            None,
+            format!("blocks run past the load-on-open section at {load_on_open}"),
+        );
     }
 
     // Load bloom chunks.
@@ -244,19 +295,32 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
 
     // Pass 2: data blocks in parallel.
     let data: Vec<&BlockHeader> = headers.iter().filter(|h| h.block_type.is_data()).collect();
-    let results: Vec<BlockResult> = data.par_iter().map(|h| check_data_block(f, h, &blooms)).collect();
+    let results: Vec<BlockResult> = data
+        .par_iter()
+        .map(|h| check_data_block(f, h, &blooms))
+        .collect();
 
     // Non-data blocks: checksums and decompression (index blocks are read again below).
     for h in headers.iter().filter(|h| !h.block_type.is_data()) {
         if let Err(e) = f.block_payload(h.offset) {
-            r.add_err(if e.kind == ErrorKind::Checksum { "checksum" } else { "block" }, Some(h.block_type), &e);
+            r.add_err(
+                if e.kind == ErrorKind::Checksum {
+                    "checksum"
+                } else {
+                    "block"
+                },
+                Some(h.block_type),
+                &e,
+            );
         }
     }
 
     // Reduce in file order.
     let mut prev_last: Option<(u64, Vec<u8>)> = None;
-    let (mut cells, mut key_sum, mut val_sum, mut max_seq, mut max_tags) = (0u64, 0u64, 0u64, 0u64, 0usize);
-    let (mut min_ts, mut max_ts, mut earliest_put, mut del_fam) = (i64::MAX, i64::MIN, i64::MAX, 0u64);
+    let (mut cells, mut key_sum, mut val_sum, mut max_seq, mut max_tags) =
+        (0u64, 0u64, 0u64, 0u64, 0usize);
+    let (mut min_ts, mut max_ts, mut earliest_put, mut del_fam) =
+        (i64::MAX, i64::MIN, i64::MAX, 0u64);
     let mut last_key: Option<Vec<u8>> = None;
     let mut firsts: Vec<(u64, Option<Vec<u8>>)> = Vec::with_capacity(results.len());
     for (h, b) in data.iter().zip(results) {
@@ -269,7 +333,11 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
                     "order",
                     Some(h.offset),
                     Some(h.block_type),
-                    format!("first cell {} sorts before the last cell {} of the block at {po}", key_text(fk), key_text(pk)),
+                    format!(
+                        "first cell {} sorts before the last cell {} of the block at {po}",
+                        key_text(fk),
+                        key_text(pk)
+                    ),
                 );
             }
         }
@@ -294,11 +362,28 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
 
     check_trailer(f, r, &data, cells);
     check_index(f, r, &headers, &firsts);
-    check_file_info(f, r, FileStats { cells, key_sum, val_sum, max_seq, max_tags, min_ts, max_ts, earliest_put, del_fam, last_key });
+    check_file_info(
+        f,
+        r,
+        FileStats {
+            cells,
+            key_sum,
+            val_sum,
+            max_seq,
+            max_tags,
+            min_ts,
+            max_ts,
+            earliest_put,
+            del_fam,
+            last_key,
+        },
+    );
 }
 
 fn key_text(k: &[u8]) -> String {
-    Key::parse(k).map(|k| k.key_string()).unwrap_or_else(|_| crate::bytes::to_string_binary(k))
+    Key::parse(k)
+        .map(|k| k.key_string())
+        .unwrap_or_else(|_| crate::bytes::to_string_binary(k))
 }
 
 fn next_known_offset(f: &HFile, after: u64) -> Option<u64> {
@@ -313,22 +398,47 @@ fn next_known_offset(f: &HFile, after: u64) -> Option<u64> {
             }
         }
     }
-    for b in [&f.general_bloom, &f.delete_family_bloom].into_iter().flatten() {
+    for b in [&f.general_bloom, &f.delete_family_bloom]
+        .into_iter()
+        .flatten()
+    {
         known.extend(b.meta.chunks.iter().map(|c| c.offset));
     }
-    known.into_iter().filter(|&o| o > after && o < f.trailer.load_on_open_data_offset).min()
+    known
+        .into_iter()
+        .filter(|&o| o > after && o < f.trailer.load_on_open_data_offset)
+        .min()
 }
 
 fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
-    let mut load = |b: &Option<crate::hfile::reader::Bloom>, name: &str| -> Option<(bloom::BloomMeta, Vec<Vec<u8>>)> {
+    let mut load = |b: &Option<crate::hfile::reader::Bloom>,
+                    name: &str|
+     -> Option<(bloom::BloomMeta, Vec<Vec<u8>>)> {
         let b = b.as_ref()?;
         let m = &b.meta;
         if bloom::hash(m.hash_type, b"", 0).is_none() {
-            r.problem("bloom", Some(b.meta_offset), None, format!("{name} bloom uses hash type {} which hbkit cannot evaluate; keys not checked", m.hash_type));
+            r.problem(
+                "bloom",
+                Some(b.meta_offset),
+                None,
+                format!(
+                    "{name} bloom uses hash type {} which hbkit cannot evaluate; keys not checked",
+                    m.hash_type
+                ),
+            );
             return None;
         }
         if m.num_chunks as usize != m.chunks.len() {
-            r.problem("bloom", Some(b.meta_offset), None, format!("{name} bloom declares {} chunks, index has {}", m.num_chunks, m.chunks.len()));
+            r.problem(
+                "bloom",
+                Some(b.meta_offset),
+                None,
+                format!(
+                    "{name} bloom declares {} chunks, index has {}",
+                    m.num_chunks,
+                    m.chunks.len()
+                ),
+            );
         }
         let mut chunks = Vec::with_capacity(m.chunks.len());
         let mut total = 0i64;
@@ -336,10 +446,27 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
             match f.block_payload(c.offset) {
                 Ok((h, p)) => {
                     if h.block_type != BlockType::BloomChunk {
-                        r.problem("bloom", Some(c.offset), Some(h.block_type), format!("{name} bloom chunk index points at a {} block", h.block_type.name()));
+                        r.problem(
+                            "bloom",
+                            Some(c.offset),
+                            Some(h.block_type),
+                            format!(
+                                "{name} bloom chunk index points at a {} block",
+                                h.block_type.name()
+                            ),
+                        );
                     }
                     if h.on_disk_size_with_header() != c.on_disk_size as u64 {
-                        r.problem("bloom", Some(c.offset), Some(h.block_type), format!("chunk index says {} bytes, block is {}", c.on_disk_size, h.on_disk_size_with_header()));
+                        r.problem(
+                            "bloom",
+                            Some(c.offset),
+                            Some(h.block_type),
+                            format!(
+                                "chunk index says {} bytes, block is {}",
+                                c.on_disk_size,
+                                h.on_disk_size_with_header()
+                            ),
+                        );
                     }
                     total += p.bytes().len() as i64;
                     chunks.push(p.bytes().to_vec());
@@ -351,27 +478,63 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
             }
         }
         if total != m.total_byte_size {
-            r.problem("bloom", Some(b.meta_offset), None, format!("{name} bloom totalByteSize {} but chunks hold {total} bytes", m.total_byte_size));
+            r.problem(
+                "bloom",
+                Some(b.meta_offset),
+                None,
+                format!(
+                    "{name} bloom totalByteSize {} but chunks hold {total} bytes",
+                    m.total_byte_size
+                ),
+            );
         }
         Some((m.clone(), chunks))
     };
     let general = load(&f.general_bloom, "general");
     let delete_family = load(&f.delete_family_bloom, "delete-family");
     if f.bloom_type != BloomType::None && f.general_bloom.is_none() && f.trailer.entry_count > 0 {
-        r.problem("bloom", None, None, format!("FileInfo declares a {} bloom but the file has no bloom meta block", f.bloom_type.name()));
+        r.problem(
+            "bloom",
+            None,
+            None,
+            format!(
+                "FileInfo declares a {} bloom but the file has no bloom meta block",
+                f.bloom_type.name()
+            ),
+        );
     }
-    let prefix_len = f.file_info.get_i32(keys::BLOOM_FILTER_PARAM).unwrap_or(0).max(0) as usize;
-    Blooms { general, delete_family, bloom_type: f.bloom_type, prefix_len }
+    let prefix_len = f
+        .file_info
+        .get_i32(keys::BLOOM_FILTER_PARAM)
+        .unwrap_or(0)
+        .max(0) as usize;
+    Blooms {
+        general,
+        delete_family,
+        bloom_type: f.bloom_type,
+        prefix_len,
+    }
 }
 
 fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult {
-    let mut b = BlockResult { min_ts: i64::MAX, max_ts: i64::MIN, earliest_put: i64::MAX, ..Default::default() };
-    let bt = Some(h.block_type.name());
-    let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
-        if b.problems.len() < 100 {
-            b.problems.push(Problem { check, offset, block_type: bt, message });
-        }
+    let mut b = BlockResult {
+        min_ts: i64::MAX,
+        max_ts: i64::MIN,
+        earliest_put: i64::MAX,
+        ..Default::default()
     };
+    let bt = Some(h.block_type.name());
+    let problem =
+        |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
+            if b.problems.len() < 100 {
+                b.problems.push(Problem {
+                    check,
+                    offset,
+                    block_type: bt,
+                    message,
+                });
+            }
+        };
     let raw = match f.block(h.offset) {
         Ok(r) => r,
         Err(e) => {
@@ -394,7 +557,11 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
     let mut dec = match f.decoder(h, payload) {
         Ok(d) => d,
         Err(e) => {
-            let check = if e.kind == ErrorKind::Unsupported { "unsupported" } else { "decode" };
+            let check = if e.kind == ErrorKind::Unsupported {
+                "unsupported"
+            } else {
+                "decode"
+            };
             problem(&mut b, check, e.offset, e.message);
             return b;
         }
@@ -416,7 +583,12 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                problem(&mut b, "decode", Some(base + e.offset.unwrap_or(pos as u64)), e.message);
+                problem(
+                    &mut b,
+                    "decode",
+                    Some(base + e.offset.unwrap_or(pos as u64)),
+                    e.message,
+                );
                 break;
             }
         };
@@ -431,16 +603,35 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
         b.max_ts = b.max_ts.max(ts);
         let kt = k.key_type();
         match kt {
-            None => problem(&mut b, "cell", Some(base + pos as u64), format!("cell {} has invalid type code {}", k.key_string(), k.type_code())),
+            None => problem(
+                &mut b,
+                "cell",
+                Some(base + pos as u64),
+                format!(
+                    "cell {} has invalid type code {}",
+                    k.key_string(),
+                    k.type_code()
+                ),
+            ),
             Some(KeyType::Put) => b.earliest_put = b.earliest_put.min(ts),
-            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => b.delete_family += 1,
-            Some(KeyType::Minimum) | Some(KeyType::Maximum) => {
-                problem(&mut b, "cell", Some(base + pos as u64), format!("cell {} has a synthetic key type", k.key_string()))
+            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => {
+                b.delete_family += 1
             }
+            Some(KeyType::Minimum) | Some(KeyType::Maximum) => problem(
+                &mut b,
+                "cell",
+                Some(base + pos as u64),
+                format!("cell {} has a synthetic key type", k.key_string()),
+            ),
             _ => {}
         }
         if !cell.tags.is_empty() && cell.tags().any(|t| t.is_err()) {
-            problem(&mut b, "cell", Some(base + pos as u64), format!("cell {} has malformed tags", k.key_string()));
+            problem(
+                &mut b,
+                "cell",
+                Some(base + pos as u64),
+                format!("cell {} has malformed tags", k.key_string()),
+            );
         }
         if b.first_key.is_none() {
             b.first_key = Some(k.raw().to_vec());
@@ -450,7 +641,11 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
                     &mut b,
                     "order",
                     Some(base + pos as u64),
-                    format!("cell {} sorts before the previous cell {}", k.key_string(), pk.key_string()),
+                    format!(
+                        "cell {} sorts before the previous cell {}",
+                        k.key_string(),
+                        pk.key_string()
+                    ),
                 );
             }
         }
@@ -466,17 +661,26 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
                     bloom::rowcol_key_into(&mut scratch, k.row(), k.qualifier());
                     &scratch
                 }
-                BloomType::RowPrefixFixedLength => k.row().get(..blooms.prefix_len.min(k.row().len())).unwrap_or(&[]),
+                BloomType::RowPrefixFixedLength => k
+                    .row()
+                    .get(..blooms.prefix_len.min(k.row().len()))
+                    .unwrap_or(&[]),
                 BloomType::None => &[],
             };
-            if blooms.bloom_type != BloomType::None && (!have_bloom || key != last_bloom.as_slice()) {
+            if blooms.bloom_type != BloomType::None && (!have_bloom || key != last_bloom.as_slice())
+            {
                 b.bloom_checked += 1;
                 if Blooms::contains(meta, chunks, key) != Some(true) {
                     problem(
                         &mut b,
                         "bloom",
                         Some(base + pos as u64),
-                        format!("{} bloom does not contain the key {} of cell {}", blooms.bloom_type.name(), crate::bytes::to_string_binary(key), k.key_string()),
+                        format!(
+                            "{} bloom does not contain the key {} of cell {}",
+                            blooms.bloom_type.name(),
+                            crate::bytes::to_string_binary(key),
+                            k.key_string()
+                        ),
                     );
                 }
                 last_bloom.clear();
@@ -485,10 +689,22 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
             }
         }
         if let Some((meta, chunks)) = &blooms.delete_family {
-            if matches!(kt, Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)) && last_df_row.as_deref() != Some(k.row()) {
+            if matches!(
+                kt,
+                Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)
+            ) && last_df_row.as_deref() != Some(k.row())
+            {
                 b.bloom_checked += 1;
                 if Blooms::contains(meta, chunks, k.row()) != Some(true) {
-                    problem(&mut b, "bloom", Some(base + pos as u64), format!("delete-family bloom does not contain the row of {}", k.key_string()));
+                    problem(
+                        &mut b,
+                        "bloom",
+                        Some(base + pos as u64),
+                        format!(
+                            "delete-family bloom does not contain the row of {}",
+                            k.key_string()
+                        ),
+                    );
                 }
                 last_df_row = Some(k.row().to_vec());
             }
@@ -497,10 +713,17 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
         prev.extend_from_slice(k.raw());
     }
     if let Err((declared, computed)) = dec.check_unencoded_size() {
-        problem(&mut b, "decode", Some(h.offset), format!("block declares unencoded size {declared}, cells add up to {computed}"));
+        problem(
+            &mut b,
+            "decode",
+            Some(h.offset),
+            format!("block declares unencoded size {declared}, cells add up to {computed}"),
+        );
     }
     if let Some((n, offs)) = dec.row_index() {
-        let stored: Vec<usize> = (0..n).filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize)).collect();
+        let stored: Vec<usize> = (0..n)
+            .filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize))
+            .collect();
         if stored != row_starts {
             problem(&mut b, "decode", Some(h.offset), format!("ROW_INDEX_V1 row offsets {stored:?} differ from the rows found at {row_starts:?}"));
         }
@@ -511,7 +734,11 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
     b
 }
 
-fn payload_of<'a>(raw: &RawBlock<'a>, c: Compression, buf: &mut Vec<u8>) -> crate::Result<Payload<'a>> {
+fn payload_of<'a>(
+    raw: &RawBlock<'a>,
+    c: Compression,
+    buf: &mut Vec<u8>,
+) -> crate::Result<Payload<'a>> {
     if c == Compression::None {
         raw.payload(c, buf)?;
         Ok(Payload::Borrowed(raw.on_disk_payload()))
@@ -524,11 +751,20 @@ fn payload_of<'a>(raw: &RawBlock<'a>, c: Compression, buf: &mut Vec<u8>) -> crat
 fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
     let t = &f.trailer;
     if cells != t.entry_count {
-        r.problem("trailer", None, None, format!("trailer entryCount is {} but {cells} cells were read", t.entry_count));
+        r.problem(
+            "trailer",
+            None,
+            None,
+            format!(
+                "trailer entryCount is {} but {cells} cells were read",
+                t.entry_count
+            ),
+        );
     }
     let first = data.first().map_or(-1, |h| h.offset as i64);
     let last = data.last().map_or(-1, |h| h.offset as i64);
-    if !data.is_empty() && (first != t.first_data_block_offset || last != t.last_data_block_offset) {
+    if !data.is_empty() && (first != t.first_data_block_offset || last != t.last_data_block_offset)
+    {
         r.problem(
             "trailer",
             None,
@@ -540,25 +776,64 @@ fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
         );
     }
     if t.data_index_count as usize != f.root_index.len() {
-        r.problem("trailer", None, None, format!("dataIndexCount {} but the root has {} entries", t.data_index_count, f.root_index.len()));
+        r.problem(
+            "trailer",
+            None,
+            None,
+            format!(
+                "dataIndexCount {} but the root has {} entries",
+                t.data_index_count,
+                f.root_index.len()
+            ),
+        );
     }
     if t.meta_index_count as usize != f.meta_index.len() {
-        r.problem("trailer", None, None, format!("metaIndexCount {} but the meta index has {} entries", t.meta_index_count, f.meta_index.len()));
+        r.problem(
+            "trailer",
+            None,
+            None,
+            format!(
+                "metaIndexCount {} but the meta index has {} entries",
+                t.meta_index_count,
+                f.meta_index.len()
+            ),
+        );
     }
 }
 
-fn check_index(f: &HFile, r: &mut Report, headers: &[BlockHeader], firsts: &[(u64, Option<Vec<u8>>)]) {
+fn check_index(
+    f: &HFile,
+    r: &mut Report,
+    headers: &[BlockHeader],
+    firsts: &[(u64, Option<Vec<u8>>)],
+) {
     let by_offset: HashMap<u64, &BlockHeader> = headers.iter().map(|h| (h.offset, h)).collect();
     let levels = f.trailer.num_data_index_levels;
     // Descend level by level, collecting the data block entries.
-    let mut level: Vec<(u64, u32, Vec<u8>)> = f.root_index.iter().map(|e| (e.offset, e.on_disk_size, e.key.clone())).collect();
-    let mut index_bytes = f.load_on_open.first().map_or(0, |h| h.uncompressed_size_without_header as u64);
+    let mut level: Vec<(u64, u32, Vec<u8>)> = f
+        .root_index
+        .iter()
+        .map(|e| (e.offset, e.on_disk_size, e.key.clone()))
+        .collect();
+    let mut index_bytes = f
+        .load_on_open
+        .first()
+        .map_or(0, |h| h.uncompressed_size_without_header as u64);
     for depth in 1..levels {
-        let want = if depth + 1 == levels { BlockType::LeafIndex } else { BlockType::IntermediateIndex };
+        let want = if depth + 1 == levels {
+            BlockType::LeafIndex
+        } else {
+            BlockType::IntermediateIndex
+        };
         let mut next = Vec::new();
         for (off, size, key) in &level {
             let Some(h) = by_offset.get(off) else {
-                r.problem("index", Some(*off), None, format!("index entry points at {off}, where no block starts"));
+                r.problem(
+                    "index",
+                    Some(*off),
+                    None,
+                    format!("index entry points at {off}, where no block starts"),
+                );
                 continue;
             };
             if h.block_type != want || h.on_disk_size_with_header() != *size as u64 {
@@ -566,58 +841,129 @@ fn check_index(f: &HFile, r: &mut Report, headers: &[BlockHeader], firsts: &[(u6
                     "index",
                     Some(*off),
                     Some(h.block_type),
-                    format!("index entry expects a {} block of {size} bytes, found {} of {}", want.name(), h.block_type.name(), h.on_disk_size_with_header()),
+                    format!(
+                        "index entry expects a {} block of {size} bytes, found {} of {}",
+                        want.name(),
+                        h.block_type.name(),
+                        h.on_disk_size_with_header()
+                    ),
                 );
                 continue;
             }
             index_bytes += h.uncompressed_size_without_header as u64;
-            match f.block_payload(*off).and_then(|(_, p)| NonRoot::parse(p.bytes()).map(|nr| nr.to_entries()).map_err(|e| e.rebase(off + 33))) {
+            match f.block_payload(*off).and_then(|(_, p)| {
+                NonRoot::parse(p.bytes())
+                    .map(|nr| nr.to_entries())
+                    .map_err(|e| e.rebase(off + 33))
+            }) {
                 Ok(entries) => {
                     if let Some(first) = entries.first() {
                         if first.key != *key {
-                            r.problem("index", Some(*off), Some(want), format!("parent key {} differs from the block's first key {}", key_text(key), key_text(&first.key)));
+                            r.problem(
+                                "index",
+                                Some(*off),
+                                Some(want),
+                                format!(
+                                    "parent key {} differs from the block's first key {}",
+                                    key_text(key),
+                                    key_text(&first.key)
+                                ),
+                            );
                         }
                     }
-                    next.extend(entries.into_iter().map(|e| (e.offset, e.on_disk_size, e.key)));
+                    next.extend(
+                        entries
+                            .into_iter()
+                            .map(|e| (e.offset, e.on_disk_size, e.key)),
+                    );
                 }
                 Err(e) => r.add_err("index", Some(want), &e),
             }
         }
         level = next;
     }
-    if index_bytes != f.trailer.uncompressed_data_index_size && levels > 0 && r.problems.iter().all(|p| p.check != "index") {
+    if index_bytes != f.trailer.uncompressed_data_index_size
+        && levels > 0
+        && r.problems.iter().all(|p| p.check != "index")
+    {
         r.problem(
             "trailer",
             None,
             None,
-            format!("uncompressedDataIndexSize is {} but the index blocks hold {index_bytes}", f.trailer.uncompressed_data_index_size),
+            format!(
+                "uncompressedDataIndexSize is {} but the index blocks hold {index_bytes}",
+                f.trailer.uncompressed_data_index_size
+            ),
         );
     }
     if level.len() != firsts.len() {
-        r.problem("index", None, None, format!("the index lists {} data blocks, the file has {}", level.len(), firsts.len()));
+        r.problem(
+            "index",
+            None,
+            None,
+            format!(
+                "the index lists {} data blocks, the file has {}",
+                level.len(),
+                firsts.len()
+            ),
+        );
     }
     for (i, ((off, size, key), (boff, bfirst))) in level.iter().zip(firsts).enumerate() {
         if off != boff {
-            r.problem("index", Some(*off), None, format!("index entry {i} points at {off}, data block {i} is at {boff}"));
+            r.problem(
+                "index",
+                Some(*off),
+                None,
+                format!("index entry {i} points at {off}, data block {i} is at {boff}"),
+            );
             continue;
         }
         if let Some(h) = by_offset.get(off) {
             if h.on_disk_size_with_header() != *size as u64 {
-                r.problem("index", Some(*off), Some(h.block_type), format!("index entry size {size} but the block is {}", h.on_disk_size_with_header()));
+                r.problem(
+                    "index",
+                    Some(*off),
+                    Some(h.block_type),
+                    format!(
+                        "index entry size {size} but the block is {}",
+                        h.on_disk_size_with_header()
+                    ),
+                );
             }
         }
         if let Some(fk) = bfirst {
             let c = f.compare_keys(key, fk);
-            let bad = if i == 0 { key != fk } else { c == std::cmp::Ordering::Greater };
+            let bad = if i == 0 {
+                key != fk
+            } else {
+                c == std::cmp::Ordering::Greater
+            };
             if bad {
-                r.problem("index", Some(*off), None, format!("index key {} does not bound the block's first key {}", key_text(key), key_text(fk)));
+                r.problem(
+                    "index",
+                    Some(*off),
+                    None,
+                    format!(
+                        "index key {} does not bound the block's first key {}",
+                        key_text(key),
+                        key_text(fk)
+                    ),
+                );
             }
         }
         if i > 0 {
             // The key must sort after the previous block's cells.
             if let Some((_, Some(pf))) = firsts.get(i - 1) {
                 if f.compare_keys(key, pf) == std::cmp::Ordering::Less {
-                    r.problem("index", Some(*off), None, format!("index key {} sorts before the previous block", key_text(key)));
+                    r.problem(
+                        "index",
+                        Some(*off),
+                        None,
+                        format!(
+                            "index key {} sorts before the previous block",
+                            key_text(key)
+                        ),
+                    );
                 }
             }
         }
@@ -639,11 +985,22 @@ struct FileStats {
 
 fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
     let fi = &f.file_info;
-    let mut bad = |m: String| r.problem("file_info", Some(f.trailer.file_info_offset), Some(BlockType::FileInfo), m);
+    let mut bad = |m: String| {
+        r.problem(
+            "file_info",
+            Some(f.trailer.file_info_offset),
+            Some(BlockType::FileInfo),
+            m,
+        )
+    };
     if let Some(lk) = &s.last_key {
         match fi.get(keys::LASTKEY) {
             Some(v) if v == lk.as_slice() => {}
-            Some(v) => bad(format!("hfile.LASTKEY is {} but the last cell is {}", key_text(v), key_text(lk))),
+            Some(v) => bad(format!(
+                "hfile.LASTKEY is {} but the last cell is {}",
+                key_text(v),
+                key_text(lk)
+            )),
             None => bad("hfile.LASTKEY is missing".into()),
         }
     }
@@ -660,24 +1017,39 @@ fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
         }
         if let Some((lo, hi)) = fi.time_range() {
             if s.min_ts < lo || s.max_ts > hi {
-                bad(format!("TIMERANGE {lo}....{hi} does not cover the cells' timestamps {}..{}", s.min_ts, s.max_ts));
+                bad(format!(
+                    "TIMERANGE {lo}....{hi} does not cover the cells' timestamps {}..{}",
+                    s.min_ts, s.max_ts
+                ));
             }
         }
         if let Some(e) = fi.get_i64(keys::EARLIEST_PUT_TS) {
             if e != s.earliest_put {
-                bad(format!("EARLIEST_PUT_TS is {e} but the earliest Put is at {}", s.earliest_put));
+                bad(format!(
+                    "EARLIEST_PUT_TS is {e} but the earliest Put is at {}",
+                    s.earliest_put
+                ));
             }
         }
     }
     if f.flags.mvcc && s.cells > 0 {
         match fi.get_i64(keys::MAX_MEMSTORE_TS_KEY) {
             Some(m) if m as u64 == s.max_seq => {}
-            Some(m) => bad(format!("MAX_MEMSTORE_TS_KEY is {m} but the largest cell seqid is {}", s.max_seq)),
-            None => bad("KEY_VALUE_VERSION says cells carry seqids but MAX_MEMSTORE_TS_KEY is missing".into()),
+            Some(m) => bad(format!(
+                "MAX_MEMSTORE_TS_KEY is {m} but the largest cell seqid is {}",
+                s.max_seq
+            )),
+            None => bad(
+                "KEY_VALUE_VERSION says cells carry seqids but MAX_MEMSTORE_TS_KEY is missing"
+                    .into(),
+            ),
         }
         if let Some(m) = fi.get_i64(keys::MAX_SEQ_ID_KEY) {
             if (m as u64) < s.max_seq {
-                bad(format!("MAX_SEQ_ID_KEY is {m} but a cell has seqid {}", s.max_seq));
+                bad(format!(
+                    "MAX_SEQ_ID_KEY is {m} but a cell has seqid {}",
+                    s.max_seq
+                ));
             }
         }
     }
@@ -688,7 +1060,10 @@ fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
     }
     if let Some(m) = fi.get_i32(keys::MAX_TAGS_LEN) {
         if (m.max(0) as usize) < s.max_tags {
-            bad(format!("hfile.MAX_TAGS_LEN is {m} but a cell has {} bytes of tags", s.max_tags));
+            bad(format!(
+                "hfile.MAX_TAGS_LEN is {m} but a cell has {} bytes of tags",
+                s.max_tags
+            ));
         }
     }
 }
