@@ -249,7 +249,39 @@ pub fn be_i64(b: &[u8], at: usize) -> Option<i64> {
     ))
 }
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Unsigned lexicographic comparison (`Bytes.compareTo`), eight bytes at a time: faster than
+/// a `memcmp` call for the short rows and qualifiers cells are made of.
+#[inline]
+pub fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = a.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_be_bytes);
+        let y = b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_be_bytes);
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    while i < n {
+        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Uppercase hex digit of a nibble.
+#[inline]
+fn hex_digit(n: u8) -> u8 {
+    if n < 10 {
+        b'0' + n
+    } else {
+        b'A' + (n - 10)
+    }
+}
 
 /// True for bytes `Bytes.toStringBinary` prints as themselves.
 #[inline]
@@ -257,18 +289,41 @@ fn printable(c: u8) -> bool {
     (0x20..=0x7e).contains(&c) && c != b'\\'
 }
 
+/// True when none of the eight bytes of `w` needs escaping (all in 0x20..=0x7E, none `\`).
+#[inline]
+fn word_printable(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // A byte < 0x20, a byte > 0x7E (incl. >= 0x80), or a byte == 0x5C.
+    let below = w.wrapping_sub(LO * 0x20) & !w & HI;
+    let above = (w.wrapping_add(LO * (0x80 - 0x7f)) | w) & HI;
+    let x = w ^ (LO * 0x5c);
+    let backslash = x.wrapping_sub(LO) & !x & HI;
+    below | above | backslash == 0
+}
+
 /// Append HBase's `Bytes.toStringBinary` form of `b` to `out`: printable ASCII other than
-/// backslash as itself, every other byte as `\xHH` (uppercase hex).
+/// backslash as itself, every other byte as `\xHH` (uppercase hex). Runs of printable bytes
+/// are found eight at a time.
 #[inline]
 pub fn push_string_binary(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len());
+    let mut i = 0;
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
+    while i < b.len() {
+        if let Some(w) = b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+            if word_printable(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b.get(i).copied().unwrap_or(0);
         if !printable(c) {
             out.extend_from_slice(b.get(start..i).unwrap_or(&[]));
-            out.extend_from_slice(&[b'\\', b'x', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+            out.extend_from_slice(&[b'\\', b'x', hex_digit(c >> 4), hex_digit(c & 15)]);
             start = i + 1;
         }
+        i += 1;
     }
     out.extend_from_slice(b.get(start..).unwrap_or(&[]));
 }
@@ -353,6 +408,23 @@ mod tests {
     }
 
     #[test]
+    fn string_binary_every_byte_and_word() {
+        for c in 0u8..=255 {
+            for pos in 0..9 {
+                let mut v = b"abcdefghijklmnop".to_vec();
+                v[pos] = c;
+                let mut fast = Vec::new();
+                push_string_binary(&mut fast, &v);
+                let slow: String = v
+                    .iter()
+                    .map(|&x| if printable(x) { (x as char).to_string() } else { format!("\\x{x:02X}") })
+                    .collect();
+                assert_eq!(String::from_utf8(fast).unwrap(), slow, "byte {c:#x} at {pos}");
+            }
+        }
+    }
+
+    #[test]
     fn string_binary_roundtrip() {
         let b = [0x61, 0x5c, 0x62, 0x00, 0x7f, 0x20, 0xff];
         let s = to_string_binary(&b);
@@ -360,6 +432,16 @@ mod tests {
         assert_eq!(from_string_binary(&s).ok(), Some(b.to_vec()));
         assert!(from_string_binary("a\\q").is_err());
         assert_eq!(from_string_binary("\\xff").ok(), Some(vec![0xff]));
+    }
+
+    #[test]
+    fn compare_matches_slice_order() {
+        let v: Vec<&[u8]> = vec![b"", b"a", b"ab", b"abcdefgh", b"abcdefghi", b"abcdefgi", b"\xff", b"abcdefgh\x00", b"b"];
+        for x in &v {
+            for y in &v {
+                assert_eq!(compare(x, y), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
     }
 
     #[test]

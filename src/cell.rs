@@ -155,6 +155,11 @@ impl<'a> Key<'a> {
         let s = 3 + self.row_len + self.fam_len;
         self.raw.get(s..self.raw.len() - 9).unwrap_or(&[])
     }
+    /// Family bytes followed by qualifier bytes.
+    #[inline]
+    pub fn family_qualifier(&self) -> &'a [u8] {
+        self.raw.get(3 + self.row_len..self.raw.len() - 9).unwrap_or(&[])
+    }
     /// Timestamp.
     #[inline]
     pub fn timestamp(&self) -> i64 {
@@ -212,15 +217,8 @@ pub fn push_timestamp(out: &mut Vec<u8>, ts: i64) {
     match ts {
         LATEST_TIMESTAMP => out.extend_from_slice(b"LATEST_TIMESTAMP"),
         OLDEST_TIMESTAMP => out.extend_from_slice(b"OLDEST_TIMESTAMP"),
-        _ => {
-            let mut b = itoa_buf(ts);
-            out.append(&mut b);
-        }
+        _ => out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes()),
     }
-}
-
-fn itoa_buf(v: i64) -> Vec<u8> {
-    v.to_string().into_bytes()
 }
 
 /// Build the KEY of a synthetic key (used for seeks and index keys).
@@ -262,10 +260,11 @@ impl<'a> Cell<'a> {
     /// Append `KeyValue.toString`: `row/family:qualifier/ts/Type/vlen=N/seqid=N`.
     pub fn push_text(&self, out: &mut Vec<u8>) {
         self.key.push_text(out);
+        let mut n = itoa::Buffer::new();
         out.extend_from_slice(b"/vlen=");
-        out.extend_from_slice(self.value.len().to_string().as_bytes());
+        out.extend_from_slice(n.format(self.value.len()).as_bytes());
         out.extend_from_slice(b"/seqid=");
-        out.extend_from_slice(self.seq_id.to_string().as_bytes());
+        out.extend_from_slice(n.format(self.seq_id).as_bytes());
     }
     /// The `KeyValue.toString` text as a String.
     pub fn text(&self) -> String {
@@ -341,7 +340,7 @@ impl Order {
     #[inline]
     pub fn compare(self, a: &Key<'_>, b: &Key<'_>) -> Ordering {
         match self {
-            Order::Normal => compare_keys(a, b, |x, y| x.cmp(y)),
+            Order::Normal => compare_keys(a, b, crate::bytes::compare),
             Order::Meta => compare_keys(a, b, compare_meta_rows),
             Order::RawBytes => a.raw().cmp(b.raw()),
         }
@@ -351,7 +350,7 @@ impl Order {
     pub fn compare_rows(self, a: &[u8], b: &[u8]) -> Ordering {
         match self {
             Order::Meta => compare_meta_rows(a, b),
-            _ => a.cmp(b),
+            _ => crate::bytes::compare(a, b),
         }
     }
 }
@@ -362,6 +361,12 @@ fn compare_keys(a: &Key<'_>, b: &Key<'_>, rows: fn(&[u8], &[u8]) -> Ordering) ->
     if r != Ordering::Equal {
         return r;
     }
+    compare_after_row(a, b)
+}
+
+/// Order of two keys whose rows are equal (§2.5 steps 2-6).
+#[inline]
+pub fn compare_after_row(a: &Key<'_>, b: &Key<'_>) -> Ordering {
     // "Last on row" keys (empty column, type Minimum) sort after every cell of the row.
     let a_last = a.fam_len == 0 && a.qualifier().is_empty() && a.type_code() == 0;
     if a_last {
@@ -371,11 +376,13 @@ fn compare_keys(a: &Key<'_>, b: &Key<'_>, rows: fn(&[u8], &[u8]) -> Ordering) ->
     if b_last {
         return Ordering::Less;
     }
-    a.family()
-        .cmp(b.family())
-        .then_with(|| a.qualifier().cmp(b.qualifier()))
-        .then_with(|| b.timestamp().cmp(&a.timestamp()))
-        .then_with(|| b.type_code().cmp(&a.type_code()))
+    let col = if a.fam_len == b.fam_len {
+        // Equal family lengths: family + qualifier compare as one byte string.
+        crate::bytes::compare(a.family_qualifier(), b.family_qualifier())
+    } else {
+        crate::bytes::compare(a.family(), b.family()).then_with(|| crate::bytes::compare(a.qualifier(), b.qualifier()))
+    };
+    col.then_with(|| b.timestamp().cmp(&a.timestamp())).then_with(|| b.type_code().cmp(&a.type_code()))
 }
 
 /// hbase:meta row order: `table,startkey,id` compared part by part.

@@ -7,6 +7,7 @@ use crate::cell::{make_key, Key, Order, LATEST_TIMESTAMP};
 use crate::error::{Error, Result};
 use crate::hfile::index::{self, IndexEntry};
 
+
 /// `BloomType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum BloomType {
@@ -124,24 +125,18 @@ impl BloomMeta {
     /// Chunk that would hold `key`, or None when it sorts before every chunk.
     pub fn chunk_for(&self, key: &[u8]) -> Option<usize> {
         let cells = self.keys_are_cells();
-        index::search(
-            &self
-                .chunks
-                .iter()
-                .map(|e| e.key.as_slice())
-                .collect::<Vec<_>>(),
-            key,
-            |a, b| {
-                if cells {
-                    match (Key::parse(a), Key::parse(b)) {
-                        (Ok(x), Ok(y)) => Order::Normal.compare(&x, &y),
-                        _ => a.cmp(b),
-                    }
-                } else {
-                    a.cmp(b)
+        let n = self.chunks.partition_point(|e| {
+            let ord = if cells {
+                match (Key::parse(&e.key), Key::parse(key)) {
+                    (Ok(x), Ok(y)) => Order::Normal.compare(&x, &y),
+                    _ => e.key.as_slice().cmp(key),
                 }
-            },
-        )
+            } else {
+                crate::bytes::compare(&e.key, key)
+            };
+            ord != std::cmp::Ordering::Greater
+        });
+        n.checked_sub(1)
     }
     /// The simple class name HBase prints (`RawBytesComparator` for an empty name).
     pub fn comparator_simple_name(&self) -> &str {

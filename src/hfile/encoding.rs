@@ -115,6 +115,9 @@ fn sl<'s>(p: &'s Payload<'_>, r: (usize, usize)) -> &'s [u8] {
     p.bytes().get(r.0..r.1).unwrap_or(&[])
 }
 
+/// A cell and the KEY of the cell before it in the block.
+pub type WithPrev<'s> = (Cell<'s>, Option<&'s [u8]>);
+
 /// Decodes the cells of one uncompressed data block payload.
 #[derive(Debug)]
 pub struct BlockDecoder<'a> {
@@ -137,6 +140,7 @@ pub struct BlockDecoder<'a> {
     tag_buf: Vec<u8>,
     tag_dict: Option<LruDict>,
     row_index: Option<(usize, usize)>,
+    prev_plain: Option<(usize, usize)>,
 }
 
 fn bad(at: usize, m: impl Into<String>) -> Error {
@@ -258,6 +262,7 @@ impl<'a> BlockDecoder<'a> {
             tag_buf: Vec::new(),
             tag_dict,
             row_index,
+            prev_plain: None,
         })
     }
 
@@ -273,6 +278,13 @@ impl<'a> BlockDecoder<'a> {
     pub fn row_index(&self) -> Option<(usize, &[u8])> {
         let (n, at) = self.row_index?;
         Some((n, self.data.bytes().get(at..at + 4 * n).unwrap_or(&[])))
+    }
+    /// KEY of the last cell returned, if any.
+    pub fn last_key(&self) -> Option<&[u8]> {
+        match self.enc {
+            Encoding::None | Encoding::RowIndexV1 => self.prev_plain.map(|r| sl(&self.data, r)),
+            _ => (!self.first).then_some(self.prev.as_slice()),
+        }
     }
     /// True when every cell has been read.
     #[inline]
@@ -320,6 +332,13 @@ impl<'a> BlockDecoder<'a> {
     /// The next cell, or None at the end of the block.
     #[inline]
     pub fn next_cell(&mut self) -> Result<Option<Cell<'_>>> {
+        Ok(self.next_with_prev()?.map(|(c, _)| c))
+    }
+
+    /// The next cell together with the KEY of the cell before it in this block (None for the
+    /// first), so order checks need no copy of the previous key.
+    #[inline]
+    pub fn next_with_prev(&mut self) -> Result<Option<WithPrev<'_>>> {
         if self.pos >= self.end {
             if self.pos > self.end {
                 return Err(bad(self.pos, "cell ran past the end of the block"));
@@ -335,7 +354,7 @@ impl<'a> BlockDecoder<'a> {
     }
 
     #[inline]
-    fn next_plain(&mut self) -> Result<Cell<'_>> {
+    fn next_plain(&mut self) -> Result<WithPrev<'_>> {
         let start = self.pos;
         let (kl, vl) = match (
             be_i32(self.data.bytes(), start),
@@ -364,14 +383,18 @@ impl<'a> BlockDecoder<'a> {
             (self.pos, self.pos)
         };
         let seq = self.mvcc()?;
+        let prev = self.prev_plain.replace(key);
         let d = &self.data;
         let key = Key::parse(sl(d, key)).map_err(|e| e.at(start as u64))?;
-        Ok(Cell {
-            key,
-            value: sl(d, value),
-            tags: sl(d, tags),
-            seq_id: seq,
-        })
+        Ok((
+            Cell {
+                key,
+                value: sl(d, value),
+                tags: sl(d, tags),
+                seq_id: seq,
+            },
+            prev.map(|r| sl(d, r)),
+        ))
     }
 
     #[inline]
@@ -458,9 +481,10 @@ impl<'a> BlockDecoder<'a> {
         start: usize,
         value: (usize, usize),
         key_type: u8,
-    ) -> Result<Cell<'_>> {
+    ) -> Result<WithPrev<'_>> {
         let (tags, extra, seq) = self.encoded_suffix()?;
         std::mem::swap(&mut self.cur, &mut self.prev);
+        let had_prev = !self.first;
         self.first = false;
         self.prev_value = value;
         self.prev_value_len = value.1 - value.0;
@@ -472,15 +496,18 @@ impl<'a> BlockDecoder<'a> {
             Some(r) => sl(&self.data, r),
             None => self.tag_buf.as_slice(),
         };
-        Ok(Cell {
-            key,
-            value: sl(&self.data, value),
-            tags,
-            seq_id: seq,
-        })
+        Ok((
+            Cell {
+                key,
+                value: sl(&self.data, value),
+                tags,
+                seq_id: seq,
+            },
+            had_prev.then_some(self.cur.as_slice()),
+        ))
     }
 
-    fn next_prefix(&mut self) -> Result<Cell<'_>> {
+    fn next_prefix(&mut self) -> Result<WithPrev<'_>> {
         let start = self.pos;
         let kl_minus = self.cint("key length")?;
         let vl = self.cint("value length")?;
@@ -504,7 +531,7 @@ impl<'a> BlockDecoder<'a> {
         self.finish_encoded(start, value, t)
     }
 
-    fn next_diff(&mut self) -> Result<Cell<'_>> {
+    fn next_diff(&mut self) -> Result<WithPrev<'_>> {
         let fast = self.enc == Encoding::FastDiff;
         let start = self.pos;
         let flag = self.u8("flag")?;

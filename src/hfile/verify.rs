@@ -289,6 +289,24 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
             format!("blocks run past the load-on-open section at {load_on_open}"),
         );
     }
+    // The load-on-open blocks continue the same per-type chains.
+    for h in &f.load_on_open {
+        let chain = h.block_type as u8 + 1;
+        let expect = prev_by_type.get(&chain).copied().unwrap_or(-1);
+        if h.prev_block_offset != expect {
+            r.problem(
+                "prev_block_offset",
+                Some(h.offset),
+                Some(h.block_type),
+                format!(
+                    "prevBlockOffset is {} but the previous {} block is at {expect}",
+                    h.prev_block_offset,
+                    h.block_type.name()
+                ),
+            );
+        }
+        prev_by_type.insert(chain, h.offset as i64);
+    }
 
     // Load bloom chunks.
     let blooms = load_blooms(f, r);
@@ -517,24 +535,13 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
 }
 
 fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult {
-    let mut b = BlockResult {
-        min_ts: i64::MAX,
-        max_ts: i64::MIN,
-        earliest_put: i64::MAX,
-        ..Default::default()
-    };
+    let mut b = BlockResult { min_ts: i64::MAX, max_ts: i64::MIN, earliest_put: i64::MAX, ..Default::default() };
     let bt = Some(h.block_type.name());
-    let problem =
-        |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
-            if b.problems.len() < 100 {
-                b.problems.push(Problem {
-                    check,
-                    offset,
-                    block_type: bt,
-                    message,
-                });
-            }
-        };
+    let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
+        if b.problems.len() < 100 {
+            b.problems.push(Problem { check, offset, block_type: bt, message });
+        }
+    };
     let raw = match f.block(h.offset) {
         Ok(r) => r,
         Err(e) => {
@@ -557,42 +564,30 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
     let mut dec = match f.decoder(h, payload) {
         Ok(d) => d,
         Err(e) => {
-            let check = if e.kind == ErrorKind::Unsupported {
-                "unsupported"
-            } else {
-                "decode"
-            };
+            let check = if e.kind == ErrorKind::Unsupported { "unsupported" } else { "decode" };
             problem(&mut b, check, e.offset, e.message);
             return b;
         }
     };
     let order = f.order;
-    let mut prev: Vec<u8> = Vec::new();
-    let mut last_bloom: Vec<u8> = Vec::new();
-    let mut have_bloom = false;
+    let mut last_prefix: Option<Vec<u8>> = None;
     let mut last_df_row: Option<Vec<u8>> = None;
     let mut scratch = Vec::new();
     let mut row_starts: Vec<usize> = Vec::new();
     let base = h.offset + h.header_size as u64;
-    let row_index_cells_start = 2usize;
-    let mut prev_row_for_index: Option<Vec<u8>> = None;
     let is_row_index = dec.encoding() == Encoding::RowIndexV1;
     loop {
         let pos = dec.position();
-        let cell = match dec.next_cell() {
+        let (cell, prev_key) = match dec.next_with_prev() {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                problem(
-                    &mut b,
-                    "decode",
-                    Some(base + e.offset.unwrap_or(pos as u64)),
-                    e.message,
-                );
+                problem(&mut b, "decode", Some(base + e.offset.unwrap_or(pos as u64)), e.message);
                 break;
             }
         };
         let k = cell.key;
+        let at = Some(base + pos as u64);
         b.cells += 1;
         b.key_len_sum += k.raw().len() as u64;
         b.value_len_sum += cell.value.len() as u64;
@@ -603,78 +598,67 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
         b.max_ts = b.max_ts.max(ts);
         let kt = k.key_type();
         match kt {
-            None => problem(
-                &mut b,
-                "cell",
-                Some(base + pos as u64),
-                format!(
-                    "cell {} has invalid type code {}",
-                    k.key_string(),
-                    k.type_code()
-                ),
-            ),
             Some(KeyType::Put) => b.earliest_put = b.earliest_put.min(ts),
-            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => {
-                b.delete_family += 1
+            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => b.delete_family += 1,
+            Some(KeyType::Minimum) | Some(KeyType::Maximum) => {
+                problem(&mut b, "cell", at, format!("cell {} has a synthetic key type", k.key_string()))
             }
-            Some(KeyType::Minimum) | Some(KeyType::Maximum) => problem(
-                &mut b,
-                "cell",
-                Some(base + pos as u64),
-                format!("cell {} has a synthetic key type", k.key_string()),
-            ),
+            None => problem(&mut b, "cell", at, format!("cell {} has invalid type code {}", k.key_string(), k.type_code())),
             _ => {}
         }
         if !cell.tags.is_empty() && cell.tags().any(|t| t.is_err()) {
-            problem(
-                &mut b,
-                "cell",
-                Some(base + pos as u64),
-                format!("cell {} has malformed tags", k.key_string()),
-            );
+            problem(&mut b, "cell", at, format!("cell {} has malformed tags", k.key_string()));
         }
-        if b.first_key.is_none() {
-            b.first_key = Some(k.raw().to_vec());
-        } else if let Ok(pk) = Key::parse(&prev) {
-            if order.compare(&pk, &k) == std::cmp::Ordering::Greater {
-                problem(
-                    &mut b,
-                    "order",
-                    Some(base + pos as u64),
-                    format!(
-                        "cell {} sorts before the previous cell {}",
-                        k.key_string(),
-                        pk.key_string()
-                    ),
-                );
+        // Order against the previous cell; tells whether the row / column changed.
+        let (row_changed, col_changed) = match prev_key.map(Key::parse) {
+            None => {
+                b.first_key = Some(k.raw().to_vec());
+                (true, true)
             }
-        }
-        if is_row_index && prev_row_for_index.as_deref() != Some(k.row()) {
-            row_starts.push(pos - row_index_cells_start);
-            prev_row_for_index = Some(k.row().to_vec());
-        }
-        // Blooms.
-        if let Some((meta, chunks)) = &blooms.general {
-            let key: &[u8] = match blooms.bloom_type {
-                BloomType::Row => k.row(),
-                BloomType::RowCol => {
-                    bloom::rowcol_key_into(&mut scratch, k.row(), k.qualifier());
-                    &scratch
+            Some(Err(_)) => (true, true),
+            Some(Ok(pk)) => {
+                let rows = order.compare_rows(pk.row(), k.row());
+                let ord = match (order, rows) {
+                    (crate::cell::Order::RawBytes, _) => order.compare(&pk, &k),
+                    (_, std::cmp::Ordering::Equal) => crate::cell::compare_after_row(&pk, &k),
+                    (_, r) => r,
+                };
+                if ord == std::cmp::Ordering::Greater {
+                    problem(&mut b, "order", at, format!("cell {} sorts before the previous cell {}", k.key_string(), pk.key_string()));
                 }
-                BloomType::RowPrefixFixedLength => k
-                    .row()
-                    .get(..blooms.prefix_len.min(k.row().len()))
-                    .unwrap_or(&[]),
-                BloomType::None => &[],
+                let row_changed = rows != std::cmp::Ordering::Equal;
+                (row_changed, row_changed || crate::bytes::compare(pk.qualifier(), k.qualifier()).is_ne())
+            }
+        };
+        if is_row_index && row_changed {
+            row_starts.push(pos - 2);
+        }
+        // Blooms: each distinct bloom key is probed once per block.
+        if let Some((meta, chunks)) = &blooms.general {
+            let key: Option<&[u8]> = match blooms.bloom_type {
+                BloomType::Row if row_changed => Some(k.row()),
+                BloomType::RowCol if col_changed => {
+                    bloom::rowcol_key_into(&mut scratch, k.row(), k.qualifier());
+                    Some(&scratch)
+                }
+                BloomType::RowPrefixFixedLength if row_changed => {
+                    let p = k.row().get(..blooms.prefix_len.min(k.row().len())).unwrap_or(&[]);
+                    if last_prefix.as_deref() == Some(p) {
+                        None
+                    } else {
+                        last_prefix = Some(p.to_vec());
+                        Some(p)
+                    }
+                }
+                _ => None,
             };
-            if blooms.bloom_type != BloomType::None && (!have_bloom || key != last_bloom.as_slice())
-            {
+            if let Some(key) = key {
                 b.bloom_checked += 1;
                 if Blooms::contains(meta, chunks, key) != Some(true) {
                     problem(
                         &mut b,
                         "bloom",
-                        Some(base + pos as u64),
+                        at,
                         format!(
                             "{} bloom does not contain the key {} of cell {}",
                             blooms.bloom_type.name(),
@@ -683,54 +667,29 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
                         ),
                     );
                 }
-                last_bloom.clear();
-                last_bloom.extend_from_slice(key);
-                have_bloom = true;
             }
         }
         if let Some((meta, chunks)) = &blooms.delete_family {
-            if matches!(
-                kt,
-                Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)
-            ) && last_df_row.as_deref() != Some(k.row())
-            {
+            if matches!(kt, Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)) && last_df_row.as_deref() != Some(k.row()) {
                 b.bloom_checked += 1;
                 if Blooms::contains(meta, chunks, k.row()) != Some(true) {
-                    problem(
-                        &mut b,
-                        "bloom",
-                        Some(base + pos as u64),
-                        format!(
-                            "delete-family bloom does not contain the row of {}",
-                            k.key_string()
-                        ),
-                    );
+                    problem(&mut b, "bloom", at, format!("delete-family bloom does not contain the row of {}", k.key_string()));
                 }
                 last_df_row = Some(k.row().to_vec());
             }
         }
-        prev.clear();
-        prev.extend_from_slice(k.raw());
     }
+    let last = dec.last_key().map(<[u8]>::to_vec);
     if let Err((declared, computed)) = dec.check_unencoded_size() {
-        problem(
-            &mut b,
-            "decode",
-            Some(h.offset),
-            format!("block declares unencoded size {declared}, cells add up to {computed}"),
-        );
+        problem(&mut b, "decode", Some(h.offset), format!("block declares unencoded size {declared}, cells add up to {computed}"));
     }
     if let Some((n, offs)) = dec.row_index() {
-        let stored: Vec<usize> = (0..n)
-            .filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize))
-            .collect();
+        let stored: Vec<usize> = (0..n).filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize)).collect();
         if stored != row_starts {
             problem(&mut b, "decode", Some(h.offset), format!("ROW_INDEX_V1 row offsets {stored:?} differ from the rows found at {row_starts:?}"));
         }
     }
-    if !prev.is_empty() {
-        b.last_key = Some(prev);
-    }
+    b.last_key = last;
     b
 }
 
@@ -750,10 +709,11 @@ fn payload_of<'a>(
 
 fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
     let t = &f.trailer;
+    let at = Some(trailer_offset(f));
     if cells != t.entry_count {
         r.problem(
             "trailer",
-            None,
+            at,
             None,
             format!(
                 "trailer entryCount is {} but {cells} cells were read",
@@ -767,7 +727,7 @@ fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
     {
         r.problem(
             "trailer",
-            None,
+            at,
             None,
             format!(
                 "trailer data block offsets first={} last={} but the blocks are at first={first} last={last}",
@@ -778,7 +738,7 @@ fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
     if t.data_index_count as usize != f.root_index.len() {
         r.problem(
             "trailer",
-            None,
+            at,
             None,
             format!(
                 "dataIndexCount {} but the root has {} entries",
@@ -790,7 +750,7 @@ fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
     if t.meta_index_count as usize != f.meta_index.len() {
         r.problem(
             "trailer",
-            None,
+            at,
             None,
             format!(
                 "metaIndexCount {} but the meta index has {} entries",
@@ -799,6 +759,11 @@ fn check_trailer(f: &HFile, r: &mut Report, data: &[&BlockHeader], cells: u64) {
             ),
         );
     }
+}
+
+/// Where the fixed file trailer starts.
+fn trailer_offset(f: &HFile) -> u64 {
+    f.len().saturating_sub(f.trailer.trailer_size as u64)
 }
 
 fn check_index(
@@ -815,6 +780,18 @@ fn check_index(
         .iter()
         .map(|e| (e.offset, e.on_disk_size, e.key.clone()))
         .collect();
+    // The index block holding each entry of `level` and the entry's number in it, so a bad
+    // pointer is reported at the block that stores it.
+    let root = (f.trailer.load_on_open_data_offset, BlockType::RootIndex);
+    let mut parents: Vec<(u64, BlockType, usize)> =
+        (0..level.len()).map(|i| (root.0, root.1, i)).collect();
+    let nowhere = |off: u64| {
+        if off >= f.len() {
+            format!("past the end of the file ({} bytes)", f.len())
+        } else {
+            "where no block starts".to_string()
+        }
+    };
     let mut index_bytes = f
         .load_on_open
         .first()
@@ -826,13 +803,18 @@ fn check_index(
             BlockType::IntermediateIndex
         };
         let mut next = Vec::new();
-        for (off, size, key) in &level {
+        let mut next_parents = Vec::new();
+        for ((off, size, key), (po, pt, pe)) in level.iter().zip(&parents) {
             let Some(h) = by_offset.get(off) else {
                 r.problem(
                     "index",
-                    Some(*off),
-                    None,
-                    format!("index entry points at {off}, where no block starts"),
+                    Some(*po),
+                    Some(*pt),
+                    format!(
+                        "{} entry {pe} points at {off}, {}",
+                        pt.name(),
+                        nowhere(*off)
+                    ),
                 );
                 continue;
             };
@@ -871,6 +853,7 @@ fn check_index(
                             );
                         }
                     }
+                    next_parents.extend((0..entries.len()).map(|i| (*off, want, i)));
                     next.extend(
                         entries
                             .into_iter()
@@ -881,6 +864,7 @@ fn check_index(
             }
         }
         level = next;
+        parents = next_parents;
     }
     if index_bytes != f.trailer.uncompressed_data_index_size
         && levels > 0
@@ -888,7 +872,7 @@ fn check_index(
     {
         r.problem(
             "trailer",
-            None,
+            Some(trailer_offset(f)),
             None,
             format!(
                 "uncompressedDataIndexSize is {} but the index blocks hold {index_bytes}",
@@ -908,16 +892,44 @@ fn check_index(
             ),
         );
     }
-    for (i, ((off, size, key), (boff, bfirst))) in level.iter().zip(firsts).enumerate() {
-        if off != boff {
+    // Match entries to data blocks by offset, so one bad entry does not shift every later one.
+    let block_no: HashMap<u64, usize> = firsts
+        .iter()
+        .enumerate()
+        .map(|(j, (o, _))| (*o, j))
+        .collect();
+    let mut listed = vec![false; firsts.len()];
+    let mut prev_i: Option<usize> = None;
+    for ((off, size, key), (po, pt, pe)) in level.iter().zip(&parents) {
+        let Some(&i) = block_no.get(off) else {
+            let what = match by_offset.get(off) {
+                Some(h) => format!("a {} block, not a data block", h.block_type.name()),
+                None => nowhere(*off),
+            };
             r.problem(
                 "index",
-                Some(*off),
-                None,
-                format!("index entry {i} points at {off}, data block {i} is at {boff}"),
+                Some(*po),
+                Some(*pt),
+                format!("{} entry {pe} points at {off}, {what}", pt.name()),
             );
             continue;
+        };
+        if prev_i.is_some_and(|p| i <= p) {
+            r.problem(
+                "index",
+                Some(*po),
+                Some(*pt),
+                format!(
+                    "{} entry {pe} points at the data block at {off}, not after the previous entry's block",
+                    pt.name()
+                ),
+            );
         }
+        prev_i = Some(i);
+        if let Some(l) = listed.get_mut(i) {
+            *l = true;
+        }
+        let bfirst = firsts.get(i).and_then(|b| b.1.as_ref());
         if let Some(h) = by_offset.get(off) {
             if h.on_disk_size_with_header() != *size as u64 {
                 r.problem(
@@ -966,6 +978,17 @@ fn check_index(
                     );
                 }
             }
+        }
+    }
+    for ((boff, _), l) in firsts.iter().zip(&listed) {
+        if !l {
+            let bt = by_offset.get(boff).map(|h| h.block_type);
+            r.problem(
+                "index",
+                Some(*boff),
+                bt,
+                format!("no data index entry points at the data block at {boff}"),
+            );
         }
     }
 }
