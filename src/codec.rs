@@ -102,6 +102,11 @@ impl Compression {
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
+/// Largest uncompressed block hbkit accepts (HBase's own cell size limits are 10 MB by
+/// default; a block is one cell at most past its target size). Guards against headers that
+/// declare gigabytes.
+pub const MAX_BLOCK_SIZE: usize = 512 << 20;
+
 /// Decompress one block payload into `out`, which must end up exactly `expected` bytes.
 /// Offsets in errors are relative to the start of `input`.
 pub fn decompress(
@@ -110,6 +115,12 @@ pub fn decompress(
     expected: usize,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    if expected > MAX_BLOCK_SIZE {
+        return Err(Error::corrupt(
+            "block payload",
+            format!("declared uncompressed size {expected} exceeds the {MAX_BLOCK_SIZE}-byte limit for one block"),
+        ));
+    }
     out.clear();
     out.resize(expected, 0);
     let produced = match codec {
