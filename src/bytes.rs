@@ -296,7 +296,7 @@ fn word_printable(w: u64) -> bool {
     const HI: u64 = 0x8080_8080_8080_8080;
     // A byte < 0x20, a byte > 0x7E (incl. >= 0x80), or a byte == 0x5C.
     let below = w.wrapping_sub(LO * 0x20) & !w & HI;
-    let above = (w.wrapping_add(LO * (0x80 - 0x7f)) | w) & HI;
+    let above = (w.wrapping_add(LO) | w) & HI; // 0x7F + 1 sets the high bit
     let x = w ^ (LO * 0x5c);
     let backslash = x.wrapping_sub(LO) & !x & HI;
     below | above | backslash == 0

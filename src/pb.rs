@@ -108,7 +108,7 @@ pub fn delimited<'a>(b: &'a [u8], context: &'static str) -> Result<(&'a [u8], us
 
 /// Append a varint field.
 pub fn put_varint(out: &mut Vec<u8>, field: u32, v: u64) {
-    write_pbvar(out, ((field as u64) << 3) | 0);
+    write_pbvar(out, (field as u64) << 3); // wire type 0
     write_pbvar(out, v);
 }
 

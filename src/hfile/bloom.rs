@@ -157,7 +157,7 @@ pub fn murmur_hash(data: &[u8], seed: i32) -> i32 {
     let mut h: i32 = seed ^ (data.len() as i32);
     let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
-        let mut k = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let mut k = i32::from_le_bytes(<[u8; 4]>::try_from(c).unwrap_or_default());
         k = k.wrapping_mul(m);
         k ^= ((k as u32) >> r) as i32;
         k = k.wrapping_mul(m);
@@ -188,7 +188,7 @@ pub fn murmur3_hash(data: &[u8], seed: i32) -> i32 {
     let mut h = seed as u32;
     let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let mut k = u32::from_le_bytes(<[u8; 4]>::try_from(c).unwrap_or_default());
         k = k.wrapping_mul(c1).rotate_left(15).wrapping_mul(c2);
         h ^= k;
         h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);

@@ -115,6 +115,10 @@ fn sl<'s>(p: &'s Payload<'_>, r: (usize, usize)) -> &'s [u8] {
     p.bytes().get(r.0..r.1).unwrap_or(&[])
 }
 
+/// What follows an encoded cell: the tags range in the payload (None when rebuilt into the
+/// tag buffer), the bytes the suffix adds to the unencoded size, and the memstoreTS.
+type Suffix = (Option<(usize, usize)>, usize, u64);
+
 /// A cell and the KEY of the cell before it in the block.
 pub type WithPrev<'s> = (Cell<'s>, Option<&'s [u8]>);
 
@@ -410,7 +414,7 @@ impl<'a> BlockDecoder<'a> {
 
     /// Tags and memstoreTS after a PREFIX/DIFF/FAST_DIFF cell. Returns the tags range in
     /// `data`, or None when the tags were rebuilt into `tag_buf`.
-    fn encoded_suffix(&mut self) -> Result<(Option<(usize, usize)>, usize, u64)> {
+    fn encoded_suffix(&mut self) -> Result<Suffix> {
         let mut tags = Some((self.pos, self.pos));
         let mut tags_len = 0;
         if self.flags.tags {

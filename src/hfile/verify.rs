@@ -1027,9 +1027,8 @@ fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
             None => bad("hfile.LASTKEY is missing".into()),
         }
     }
-    if s.cells > 0 {
-        let ak = (s.key_sum / s.cells) as i64;
-        let av = (s.val_sum / s.cells) as i64;
+    if let (Some(ak), Some(av)) = (s.key_sum.checked_div(s.cells), s.val_sum.checked_div(s.cells)) {
+        let (ak, av) = (ak as i64, av as i64);
         match fi.get_i32(keys::AVG_KEY_LEN) {
             Some(v) if v as i64 == ak => {}
             v => bad(format!("hfile.AVG_KEY_LEN is {v:?}, cells average {ak}")),
