@@ -176,60 +176,30 @@ fn size_err(expected: usize, found: usize) -> Error {
 }
 
 fn gunzip(input: &[u8], out: &mut [u8]) -> Result<usize> {
-    let mut d = flate2::bufread::GzDecoder::new(input);
-    let mut n = 0;
-    loop {
-        let slot = match out.get_mut(n..) {
-            Some(s) if !s.is_empty() => s,
-            _ => break,
-        };
-        match d.read(slot) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => {
-                return Err(Error::corrupt(
-                    "gzip payload",
-                    format!("gzip stream is corrupt: {e}"),
-                ))
-            }
-        }
-    }
-    // Anything more than the declared size is corruption too.
-    let mut probe = [0u8; 1];
-    match d.read(&mut probe) {
-        Ok(0) => Ok(n),
-        Ok(_) => Err(Error::corrupt(
-            "gzip payload",
-            "gzip stream holds more bytes than the header declares",
-        )),
-        Err(e) => Err(Error::corrupt(
-            "gzip payload",
-            format!("gzip stream is corrupt: {e}"),
-        )),
-    }
+    read_stream(flate2::bufread::GzDecoder::new(input), out, "gzip payload")
 }
 
 fn unzstd(input: &[u8], out: &mut [u8]) -> Result<usize> {
-    let mut d = zstd::stream::read::Decoder::with_buffer(input)
-        .map_err(|e| Error::corrupt("zstd payload", e.to_string()))?;
+    let d = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| Error::corrupt("zstd payload", e.to_string()))?;
+    read_stream(d, out, "zstd payload")
+}
+
+/// Fill `out` from a decompressing reader, then insist the stream ends there: producing
+/// more than the header declares is corruption too.
+fn read_stream(mut d: impl Read, out: &mut [u8], context: &'static str) -> Result<usize> {
+    let corrupt = |e: std::io::Error| Error::corrupt(context, format!("stream is corrupt: {e}"));
     let mut n = 0;
-    loop {
-        let slot = match out.get_mut(n..) {
-            Some(s) if !s.is_empty() => s,
-            _ => break,
-        };
-        match d.read(slot) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => {
-                return Err(Error::corrupt(
-                    "zstd payload",
-                    format!("zstd frame is corrupt: {e}"),
-                ))
-            }
+    while let Some(slot) = out.get_mut(n..).filter(|s| !s.is_empty()) {
+        match d.read(slot).map_err(corrupt)? {
+            0 => break,
+            k => n += k,
         }
     }
-    Ok(n)
+    let mut probe = [0u8; 1];
+    match d.read(&mut probe).map_err(corrupt)? {
+        0 => Ok(n),
+        _ => Err(Error::corrupt(context, "stream holds more bytes than the header declares")),
+    }
 }
 
 /// Decode Hadoop block framing: groups of `rawLen` followed by `compLen`+chunk until the
