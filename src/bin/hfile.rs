@@ -37,6 +37,8 @@ enum Cmd {
     Dump(DumpArgs),
     /// Read every block and cell and report every problem found.
     Verify(VerifyArgs),
+    /// Re-encode an HFile with other writer options, keeping every cell and its metadata.
+    Rewrite(RewriteArgs),
 }
 
 #[derive(Args)]
@@ -127,6 +129,7 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Dump(a) => dump(a),
         Cmd::Verify(a) => verify_cmd(a),
+        Cmd::Rewrite(a) => rewrite_cmd(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -222,16 +225,19 @@ fn usage_exit(e: Error) -> io::Result<u8> {
     Ok(2)
 }
 
-/// Append a JSON string holding `b` in toStringBinary form (only `"` needs escaping:
-/// toStringBinary already escapes backslashes and control bytes).
+/// Append a JSON string holding `b` in toStringBinary form. That form is printable ASCII,
+/// so only `"` and the backslashes of its `\xHH` escapes need JSON escaping.
 fn push_json_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
     let start = out.len();
     push_string_binary(out, b);
-    if out.get(start..).is_some_and(|s| s.contains(&b'"')) {
+    if out
+        .get(start..)
+        .is_some_and(|s| s.iter().any(|&c| c == b'"' || c == b'\\'))
+    {
         let tail: Vec<u8> = out.split_off(start);
         for c in tail {
-            if c == b'"' {
+            if c == b'"' || c == b'\\' {
                 out.push(b'\\');
             }
             out.push(c);
@@ -691,4 +697,278 @@ fn verify_cmd(a: VerifyArgs) -> io::Result<u8> {
     } else {
         0
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// hfile rewrite
+
+#[derive(Args)]
+#[command(
+    after_help = "Options not given keep the input's setting (compression, encoding, bloom type and prefix \
+length, checksum type and bytes per checksum); the block size, which no HFile records, defaults to 65536. Values \
+use HBase's names, case-insensitive, as `describe` prints them:\n  --compression NONE|GZ|SNAPPY|LZ4|ZSTD\n  \
+--encoding NONE|PREFIX|DIFF|FAST_DIFF|ROW_INDEX_V1\n  --bloom NONE|ROW|ROWCOL|ROWPREFIX_FIXED_LENGTH\n  \
+--checksum NULL|CRC32|CRC32C\n\nEvery cell is kept with its tags and sequence id. Store-file metadata that \
+still holds is kept (MAX_SEQ_ID_KEY, MAJOR_COMPACTION_KEY, BULKLOAD_*, EXCLUDE_FROM_MINOR_COMPACTION, \
+COMPACTION_EVENT_KEY, HISTORICAL, hfile.CREATE_TIME_TS, other non-standard FileInfo keys, meta blocks); \
+what depends on the cells or the options is recomputed (TIMERANGE, EARLIEST_PUT_TS, DELETE_FAMILY_COUNT, \
+blooms, index, averages). The output is written to a hidden temporary file beside OUT and renamed into \
+place only when complete (and, with --verify, clean). IN is opened read-only.\n\nExit codes: 0 written; \
+2 nothing written (bad arguments, unreadable input, OUT exists, write or verify failure)."
+)]
+struct RewriteArgs {
+    /// The HFile to read (never modified).
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// Where to write the new HFile.
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
+    /// Block compression: NONE, GZ, SNAPPY, LZ4, ZSTD.
+    #[arg(long, value_name = "CODEC", value_parser = parse_compression)]
+    compression: Option<hbkit::codec::Compression>,
+    /// Data block encoding: NONE, PREFIX, DIFF, FAST_DIFF, ROW_INDEX_V1.
+    #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
+    encoding: Option<hbkit::hfile::encoding::Encoding>,
+    /// Bloom filter: NONE, ROW, ROWCOL, ROWPREFIX_FIXED_LENGTH.
+    #[arg(long, value_name = "TYPE", value_parser = parse_bloom)]
+    bloom: Option<hbkit::hfile::bloom::BloomType>,
+    /// Prefix length for ROWPREFIX_FIXED_LENGTH blooms.
+    #[arg(long, value_name = "N")]
+    bloom_prefix_len: Option<usize>,
+    /// Target data block size in bytes (K/M suffixes accepted) [default: 65536].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    block_size: Option<usize>,
+    /// Block checksum type: NULL, CRC32, CRC32C.
+    #[arg(long, value_name = "TYPE", value_parser = parse_checksum)]
+    checksum: Option<hbkit::codec::ChecksumType>,
+    /// Bytes per checksum chunk (at least 33).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    bytes_per_checksum: Option<usize>,
+    /// Re-read and verify the output before renaming it into place.
+    #[arg(long)]
+    verify: bool,
+    /// Replace OUT if it exists (never IN itself).
+    #[arg(long)]
+    force: bool,
+    /// Threads compressing blocks (default: all cores when compressing).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+fn parse_compression(s: &str) -> Result<hbkit::codec::Compression, String> {
+    hbkit::codec::Compression::from_name(s)
+        .ok_or_else(|| format!("unknown compression {s:?} (NONE, GZ, SNAPPY, LZ4, ZSTD)"))
+}
+
+fn parse_encoding(s: &str) -> Result<hbkit::hfile::encoding::Encoding, String> {
+    hbkit::hfile::encoding::Encoding::from_name(s).ok_or_else(|| {
+        format!("unknown data block encoding {s:?} (NONE, PREFIX, DIFF, FAST_DIFF, ROW_INDEX_V1)")
+    })
+}
+
+fn parse_bloom(s: &str) -> Result<hbkit::hfile::bloom::BloomType, String> {
+    hbkit::hfile::bloom::BloomType::from_name(s).ok_or_else(|| {
+        format!("unknown bloom type {s:?} (NONE, ROW, ROWCOL, ROWPREFIX_FIXED_LENGTH)")
+    })
+}
+
+fn parse_checksum(s: &str) -> Result<hbkit::codec::ChecksumType, String> {
+    hbkit::codec::ChecksumType::from_name(s)
+        .ok_or_else(|| format!("unknown checksum type {s:?} (NULL, CRC32, CRC32C)"))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let (num, mul) = if let Some(n) = lower.strip_suffix('k') {
+        (n, 1024)
+    } else if let Some(n) = lower.strip_suffix('m') {
+        (n, 1 << 20)
+    } else {
+        (lower.as_str(), 1)
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} is not a positive size in bytes"))
+}
+
+fn rewrite_cmd(a: RewriteArgs) -> io::Result<u8> {
+    match rewrite(&a) {
+        Ok(msg) => {
+            println!("{msg}");
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("hfile: {e}");
+            Ok(2)
+        }
+    }
+}
+
+fn rewrite(a: &RewriteArgs) -> Result<String, Error> {
+    use hbkit::codec::{ChecksumType, Compression};
+    use hbkit::hfile::bloom::BloomType;
+    use hbkit::hfile::encoding::Encoding;
+    use hbkit::hfile::fileinfo::keys;
+    use hbkit::hfile::{HFileWriter, StoreMeta, WriterOptions};
+
+    let usage = |m: String| Error::new(ErrorKind::Usage, "rewrite", m);
+    if a.output.is_dir() {
+        return Err(usage(format!("{} is a directory", a.output.display())));
+    }
+    if a.output.symlink_metadata().is_ok() {
+        let same = match (
+            std::fs::canonicalize(&a.input),
+            std::fs::canonicalize(&a.output),
+        ) {
+            (Ok(i), Ok(o)) => i == o,
+            _ => false,
+        };
+        if same {
+            return Err(usage(format!(
+                "OUT {} is the input file; the input is never overwritten",
+                a.output.display()
+            )));
+        }
+        if !a.force {
+            return Err(usage(format!(
+                "{} exists (use --force to replace it)",
+                a.output.display()
+            )));
+        }
+    }
+    let f = HFile::open(&a.input)?;
+    if f.order != hbkit::cell::Order::Normal {
+        return Err(usage(format!(
+            "{} uses the {:?} cell order; only user-table HFiles can be rewritten",
+            a.input.display(),
+            f.order
+        )));
+    }
+    let fi = &f.file_info;
+    let header = f.load_on_open.first();
+    let compression = a.compression.unwrap_or(f.compression);
+    let bloom = a.bloom.unwrap_or(f.bloom_type);
+    let input_prefix = fi
+        .get_i32(keys::BLOOM_FILTER_PARAM)
+        .and_then(|n| usize::try_from(n).ok());
+    // Keys the writer recomputes (or takes from StoreMeta); every other non-`hfile.` key
+    // is passed through unchanged.
+    let recomputed = [
+        keys::MAX_SEQ_ID_KEY,
+        keys::MAJOR_COMPACTION_KEY,
+        keys::TIMERANGE,
+        keys::EARLIEST_PUT_TS,
+        keys::BLOOM_FILTER_TYPE,
+        keys::BLOOM_FILTER_PARAM,
+        keys::LAST_BLOOM_KEY,
+        keys::DELETE_FAMILY_COUNT,
+        keys::BULKLOAD_TIMESTAMP,
+        keys::EXCLUDE_FROM_MINOR_COMPACTION,
+        keys::DATA_BLOCK_ENCODING,
+        keys::MAX_MEMSTORE_TS_KEY,
+        keys::KEY_VALUE_VERSION,
+    ];
+    let extra: Vec<(Vec<u8>, Vec<u8>)> = fi
+        .map
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with(b"hfile.") && !recomputed.iter().any(|r| r.as_bytes() == k.as_slice())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let store_file = fi.get(keys::MAX_SEQ_ID_KEY).is_some()
+        || fi.get(keys::TIMERANGE).is_some()
+        || bloom != BloomType::None;
+    let threads = a.threads.unwrap_or_else(|| {
+        if compression == Compression::None {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    });
+    let defaults = WriterOptions::default();
+    let opts = WriterOptions {
+        block_size: a.block_size.unwrap_or(defaults.block_size),
+        compression,
+        encoding: a.encoding.unwrap_or(f.encoding),
+        checksum: a.checksum.unwrap_or_else(|| {
+            header
+                .and_then(|h| h.checksum_type)
+                .unwrap_or(ChecksumType::Crc32c)
+        }),
+        bytes_per_checksum: match a.bytes_per_checksum {
+            Some(n) => u32::try_from(n)
+                .map_err(|_| usage(format!("--bytes-per-checksum {n} is too large")))?,
+            None => header
+                .map(|h| h.bytes_per_checksum)
+                .filter(|n| *n as usize >= 33)
+                .unwrap_or(defaults.bytes_per_checksum),
+        },
+        bloom,
+        bloom_prefix_len: a.bloom_prefix_len.or(input_prefix).unwrap_or(0),
+        include_tags: f.flags.tags,
+        include_mvcc: f.flags.mvcc,
+        compress_tags: f.flags.tags_compressed || f.encoding == Encoding::None,
+        create_time: fi
+            .get_i64(keys::CREATE_TIME_TS)
+            .unwrap_or(defaults.create_time),
+        family: None,
+        store_file_metadata: store_file,
+        file_info: extra,
+        compress_threads: threads,
+        ..defaults
+    };
+    let meta = StoreMeta {
+        max_seq_id: fi.get_i64(keys::MAX_SEQ_ID_KEY).unwrap_or(0),
+        major_compaction: fi.get_bool(keys::MAJOR_COMPACTION_KEY).unwrap_or(false),
+        bulkload_time: fi.get_i64(keys::BULKLOAD_TIMESTAMP),
+        exclude_from_minor_compaction: fi.get_bool(keys::EXCLUDE_FROM_MINOR_COMPACTION),
+        compacted_store_files: Vec::new(),
+    };
+
+    let mut w = HFileWriter::create(&a.output, opts)?;
+    for e in &f.meta_index {
+        let (_, p) = f.block_payload(e.offset)?;
+        w.append_meta_block(&e.key, p.bytes())?;
+    }
+    let mut s = f.scanner();
+    while let Some(c) = s.next_cell()? {
+        w.append(&c)?;
+    }
+    let done = w.finish_unrenamed(meta)?;
+    let entries = done.summary().entries;
+    if entries != f.trailer.entry_count {
+        return Err(usage(format!(
+            "wrote {entries} cells but the input's trailer declares {}; nothing written",
+            f.trailer.entry_count
+        )));
+    }
+    let mut note = String::new();
+    if a.verify {
+        let r = verify::verify_file(done.temp_path());
+        if r.status != Status::Clean || r.cells != entries {
+            let mut m = format!(
+                "the output failed verification ({} cells read of {entries}); nothing written",
+                r.cells
+            );
+            for p in r.problems.iter().take(5) {
+                m.push_str(&format!("\n  {}: {}", p.check, p.message));
+            }
+            return Err(Error::new(ErrorKind::Corrupt, "rewrite", m));
+        }
+        note = ", verified clean".to_string();
+    }
+    let summary = done.commit()?;
+    Ok(format!(
+        "{} -> {}: {} cells, {} data blocks, {} index levels, {} bytes{note}",
+        a.input.display(),
+        a.output.display(),
+        summary.entries,
+        summary.data_blocks,
+        summary.index_levels,
+        summary.file_size
+    ))
 }

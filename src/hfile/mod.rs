@@ -15,4 +15,4 @@ pub mod verify;
 pub mod writer;
 
 pub use reader::{HFile, Scanner};
-pub use writer::{HFileWriter, StoreMeta, Summary, WriterOptions};
+pub use writer::{HFileWriter, StoreMeta, Summary, Unrenamed, WriterOptions};

@@ -73,6 +73,12 @@ pub struct WriterOptions {
     pub store_file_metadata: bool,
     /// Extra FileInfo entries (keys must not start with `hfile.`).
     pub file_info: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Threads that compress and checksum finished data blocks (0 or 1: inline, on the
+    /// appending thread). With more, finished data blocks are handed to a rayon pool of
+    /// that many threads while the appending thread encodes the next ones; blocks are
+    /// still written in order, so the file is byte-identical to the inline writer's.
+    /// Ignored for `Compression::None`.
+    pub compress_threads: usize,
 }
 
 impl Default for WriterOptions {
@@ -98,6 +104,7 @@ impl Default for WriterOptions {
             family: None,
             store_file_metadata: true,
             file_info: Vec::new(),
+            compress_threads: 1,
         }
     }
 }
@@ -163,6 +170,12 @@ impl WriterOptions {
                 return bad(format!("family of {} bytes exceeds 127", f.len()));
             }
         }
+        if self.compress_threads > 256 {
+            return bad(format!(
+                "compress_threads {} is more than 256",
+                self.compress_threads
+            ));
+        }
         for (k, _) in &self.file_info {
             if k.starts_with(b"hfile.") {
                 return bad(format!(
@@ -211,6 +224,58 @@ pub struct Summary {
     pub general_bloom_keys: i64,
     /// Keys in the delete-family bloom (0 if none).
     pub delete_family_bloom_keys: i64,
+}
+
+/// A finished, fsynced HFile still under its temporary name, from
+/// [`HFileWriter::finish_unrenamed`]. [`Unrenamed::commit`] renames it into place; dropping
+/// it uncommitted removes the temporary file.
+#[derive(Debug)]
+pub struct Unrenamed {
+    tmp: PathBuf,
+    target: PathBuf,
+    summary: Summary,
+    done: bool,
+}
+
+impl Unrenamed {
+    /// Where the finished file is now (a hidden name beside the target).
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The final name.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// What was written.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Rename the file into place and fsync the folder.
+    pub fn commit(mut self) -> Result<Summary> {
+        if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
+            return Err(Error::io(&self.tmp, e));
+        }
+        self.done = true;
+        if let Some(dir) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Ok(d) = File::open(dir) {
+                d.sync_all().map_err(|e| Error::io(dir, e))?;
+            }
+        }
+        let mut summary = self.summary.clone();
+        summary.path = Some(self.target.clone());
+        Ok(summary)
+    }
+}
+
+impl Drop for Unrenamed {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 enum Sink {
@@ -273,15 +338,31 @@ impl Out {
     /// Write one block; returns (offset, onDiskSizeWithHeader). `counted` adds
     /// 33 + payload length to the trailer's total_uncompressed_bytes.
     fn block(&mut self, t: BlockType, payload: &[u8], counted: bool) -> Result<(u64, u32)> {
-        let offset = self.pos;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.resize(HEADER_SIZE, 0);
-        codec::compress(self.compression, payload, &mut buf)?;
+        let r = codec::compress(self.compression, payload, &mut buf)
+            .and_then(|()| self.emit(t, payload.len(), &mut buf, None, counted));
+        self.buf = buf;
+        r
+    }
+
+    /// Frame and write a compressed block: `buf` holds 33 bytes of room for the header and
+    /// then the on-disk payload. `later_sums`, when given, are the checksums of every chunk
+    /// but the first (computed off-thread; the first chunk covers the header).
+    fn emit(
+        &mut self,
+        t: BlockType,
+        payload_len: usize,
+        buf: &mut [u8],
+        later_sums: Option<&[u8]>,
+        counted: bool,
+    ) -> Result<(u64, u32)> {
+        let offset = self.pos;
         let data_len = buf.len();
         let bpc = self.bpc as usize;
         let sums = 4 * codec::checksum_chunks(data_len, bpc);
-        let on_disk_without_header = data_len - HEADER_SIZE + sums;
+        let on_disk_without_header = data_len.saturating_sub(HEADER_SIZE) + sums;
         let too_big = |what: usize| {
             Error::usage(format!(
                 "{} block of {what} bytes exceeds the 2 GiB block limit",
@@ -289,7 +370,7 @@ impl Out {
             ))
         };
         let odswh = i32::try_from(on_disk_without_header).map_err(|_| too_big(data_len))?;
-        let ucs = i32::try_from(payload.len()).map_err(|_| too_big(payload.len()))?;
+        let ucs = i32::try_from(payload_len).map_err(|_| too_big(payload_len))?;
         let prev = self.prev.get(slot(t)).copied().unwrap_or(-1);
         let mut h = Vec::with_capacity(HEADER_SIZE);
         h.extend_from_slice(t.magic());
@@ -303,20 +384,58 @@ impl Out {
             dst.copy_from_slice(&h);
         }
         let mut tail = Vec::with_capacity(sums);
-        codec::compute_checksums(self.checksum, bpc, &buf, &mut tail);
-        buf.extend_from_slice(&tail);
-        let r = self.write_raw(&buf);
-        let total = buf.len() as u32;
-        self.buf = buf;
-        r?;
+        match later_sums {
+            Some(rest) => {
+                let first = buf.get(..bpc.min(data_len)).unwrap_or_default();
+                codec::compute_checksums(self.checksum, bpc, first, &mut tail);
+                tail.extend_from_slice(rest);
+            }
+            None => codec::compute_checksums(self.checksum, bpc, buf, &mut tail),
+        }
+        if tail.len() != sums {
+            return Err(Error::corrupt(
+                "HFile writer",
+                format!("{} checksum bytes computed, {sums} expected", tail.len()),
+            ));
+        }
+        self.write_raw(buf)?;
+        self.write_raw(&tail)?;
+        let total = (data_len + sums) as u32;
         if let Some(p) = self.prev.get_mut(slot(t)) {
             *p = offset as i64;
         }
         if counted {
-            self.total_uncompressed += (HEADER_SIZE + payload.len()) as u64;
+            self.total_uncompressed += (HEADER_SIZE + payload_len) as u64;
         }
         Ok((offset, total))
     }
+}
+
+/// A data block handed to the compression pool: its type, uncompressed size, index slot
+/// and where its (framed buffer, checksums of chunks 2..) arrive.
+struct InFlight {
+    t: BlockType,
+    payload_len: usize,
+    index_slot: usize,
+    rx: std::sync::mpsc::Receiver<Result<(Vec<u8>, Vec<u8>)>>,
+}
+
+/// Off-thread half of [`Out::block`]: compress `payload` behind 33 bytes of header room and
+/// checksum every chunk but the first.
+fn compress_off_thread(
+    compression: Compression,
+    checksum: ChecksumType,
+    bpc: usize,
+    payload: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut buf = Vec::with_capacity(HEADER_SIZE + payload.len() / 2 + 64);
+    buf.resize(HEADER_SIZE, 0);
+    codec::compress(compression, payload, &mut buf)?;
+    let mut sums = Vec::new();
+    if let Some(rest) = buf.get(bpc..) {
+        codec::compute_checksums(checksum, bpc, rest, &mut sums);
+    }
+    Ok((buf, sums))
 }
 
 /// `HFileBlockIndex.BlockIndexChunkImpl`.
@@ -463,6 +582,10 @@ pub struct HFileWriter {
     earliest_put: i64,
     meta_blocks: Vec<(Vec<u8>, Vec<u8>)>,
     scratch: Vec<u8>,
+    /// Compression pool (`compress_threads` > 1) and the data blocks handed to it, oldest
+    /// first.
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    inflight: std::collections::VecDeque<InFlight>,
 }
 
 impl std::fmt::Debug for HFileWriter {
@@ -495,24 +618,55 @@ impl HFileWriter {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| Error::io(&tmp, e))?;
-        Ok(Self::with_sink(
-            Sink::File {
-                out: BufWriter::with_capacity(1 << 20, f),
-                tmp,
-                target,
-            },
-            opts,
-        ))
+        let sink = Sink::File {
+            out: BufWriter::with_capacity(1 << 20, f),
+            tmp: tmp.clone(),
+            target,
+        };
+        let pool = match Self::make_pool(&opts) {
+            Ok(p) => p,
+            Err(e) => {
+                drop(sink);
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        Ok(Self::with_sink(sink, opts, pool))
     }
 
     /// A writer that builds the file in memory; finish it with
     /// [`HFileWriter::finish_to_vec`].
     pub fn in_memory(opts: WriterOptions) -> Result<HFileWriter> {
         opts.validate()?;
-        Ok(Self::with_sink(Sink::Mem(Vec::new()), opts))
+        let pool = Self::make_pool(&opts)?;
+        Ok(Self::with_sink(Sink::Mem(Vec::new()), opts, pool))
     }
 
-    fn with_sink(sink: Sink, opts: WriterOptions) -> HFileWriter {
+    fn make_pool(opts: &WriterOptions) -> Result<Option<std::sync::Arc<rayon::ThreadPool>>> {
+        // Without compression there is nothing worth handing off (checksums run at
+        // several GB/s; the hand-off copy costs as much).
+        if opts.compress_threads <= 1 || opts.compression == Compression::None {
+            return Ok(None);
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.compress_threads)
+            .thread_name(|i| format!("hfile-compress-{i}"))
+            .build()
+            .map(|p| Some(std::sync::Arc::new(p)))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    "HFile writer",
+                    format!("cannot start the compression threads: {e}"),
+                )
+            })
+    }
+
+    fn with_sink(
+        sink: Sink,
+        opts: WriterOptions,
+        pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    ) -> HFileWriter {
         let flags = CellFlags {
             tags: opts.include_tags,
             mvcc: opts.include_mvcc,
@@ -590,6 +744,8 @@ impl HFileWriter {
             earliest_put: LATEST_TIMESTAMP,
             meta_blocks: Vec::new(),
             scratch: Vec::new(),
+            pool,
+            inflight: std::collections::VecDeque::new(),
             opts,
         }
     }
@@ -811,22 +967,90 @@ impl HFileWriter {
             return Ok(());
         }
         self.block_open = false;
-        if self.first_data_block_offset < 0 {
-            self.first_data_block_offset = self.out.pos as i64;
-        }
-        self.last_data_block_offset = self.out.pos as i64;
-        let (t, payload) = self.encoder.finish();
-        let (offset, size) = self.out.block(t, payload, true)?;
-        self.data_blocks += 1;
         let right = self.first_key_in_block.take().unwrap_or_default();
         let key = midpoint(self.last_key_prev_block.as_deref(), &right);
-        self.index.inline.add(key, offset, size, None);
+        self.data_blocks += 1;
         self.index.total_entries += 1;
+        if let Some(pool) = &self.pool {
+            // Hand the block to the pool; its offset and size are filled into the index
+            // entry when it is written (in order) by `drain_one`.
+            let (t, payload) = self.encoder.finish();
+            let payload = payload.to_vec();
+            let payload_len = payload.len();
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let (c, k, bpc) = (self.out.compression, self.out.checksum, self.out.bpc);
+            pool.spawn(move || {
+                let r = compress_off_thread(c, k, bpc as usize, &payload);
+                let _ = tx.send(r);
+            });
+            self.inflight.push_back(InFlight {
+                t,
+                payload_len,
+                index_slot: self.index.inline.len(),
+                rx,
+            });
+            self.index.inline.add(key, 0, 0, None);
+            let cap = 4 * self.opts.compress_threads + 4;
+            while self.inflight.len() > cap {
+                self.drain_one()?;
+            }
+            return Ok(());
+        }
+        let offset = self.out.pos;
+        let (t, payload) = self.encoder.finish();
+        let (_, size) = self.out.block(t, payload, true)?;
+        self.note_data_block(offset);
+        self.index.inline.add(key, offset, size, None);
+        Ok(())
+    }
+
+    fn note_data_block(&mut self, offset: u64) {
+        if self.first_data_block_offset < 0 {
+            self.first_data_block_offset = offset as i64;
+        }
+        self.last_data_block_offset = offset as i64;
+    }
+
+    /// Write the oldest block in flight and fill in its index entry.
+    fn drain_one(&mut self) -> Result<()> {
+        let Some(f) = self.inflight.pop_front() else {
+            return Ok(());
+        };
+        let (mut buf, sums) = f.rx.recv().map_err(|_| {
+            Error::new(
+                ErrorKind::Io,
+                "HFile writer",
+                "a compression thread stopped without a result",
+            )
+        })??;
+        let (offset, size) = self
+            .out
+            .emit(f.t, f.payload_len, &mut buf, Some(&sums), true)?;
+        self.note_data_block(offset);
+        if let (Some(o), Some(s)) = (
+            self.index.inline.offsets.get_mut(f.index_slot),
+            self.index.inline.sizes.get_mut(f.index_slot),
+        ) {
+            *o = offset;
+            *s = size;
+        }
+        Ok(())
+    }
+
+    /// Write every block in flight (before any other block is written).
+    fn drain_all(&mut self) -> Result<()> {
+        while !self.inflight.is_empty() {
+            self.drain_one()?;
+        }
         Ok(())
     }
 
     fn write_inline_blocks(&mut self, closing: bool) -> Result<()> {
+        if closing {
+            self.drain_all()?;
+        }
         while self.index.should_write(closing) {
+            self.drain_all()?;
             let payload = self.index.inline.non_root();
             let first = self.index.inline.keys.first().cloned().unwrap_or_default();
             self.index.inline = IndexChunk::default();
@@ -838,19 +1062,27 @@ impl HFileWriter {
             let total = self.index.total_entries;
             self.index.root.add(first, offset, size, Some(total));
         }
-        for w in [
-            self.general.as_mut().map(|g| &mut g.w),
-            self.delete_family.as_mut(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            while let Some(bits) = w.next_ready(closing) {
+        for general in [true, false] {
+            while let Some(bits) = self
+                .bloom_writer(general)
+                .and_then(|w| w.next_ready(closing))
+            {
+                self.drain_all()?;
                 let (offset, size) = self.out.block(BlockType::BloomChunk, &bits, true)?;
-                w.written(offset, size);
+                if let Some(w) = self.bloom_writer(general) {
+                    w.written(offset, size);
+                }
             }
         }
         Ok(())
+    }
+
+    fn bloom_writer(&mut self, general: bool) -> Option<&mut BloomWriter> {
+        if general {
+            self.general.as_mut().map(|g| &mut g.w)
+        } else {
+            self.delete_family.as_mut()
+        }
     }
 
     /// Add a META block (written before the index at close, sorted by name).
@@ -892,33 +1124,49 @@ impl HFileWriter {
         }
     }
 
-    fn commit(&mut self, mut summary: Summary) -> Result<Summary> {
+    /// Finish the file as [`HFileWriter::finish`] does, fsynced, but leave it under its
+    /// temporary name: the caller can read it back (e.g. verify it) at
+    /// [`Unrenamed::temp_path`], then [`Unrenamed::commit`] it into place. Dropping the
+    /// handle uncommitted removes the temporary file.
+    pub fn finish_unrenamed(mut self, meta: StoreMeta) -> Result<Unrenamed> {
+        self.check_usable()?;
+        if !matches!(self.out.sink, Some(Sink::File { .. })) {
+            return Err(Error::usage(
+                "finish_unrenamed needs a writer made by HFileWriter::create",
+            ));
+        }
+        let r = self.close(&meta);
+        let summary = self.guard(r)?;
+        let r = self.seal(summary);
+        self.guard(r)
+    }
+
+    /// Flush and fsync the temporary file; hand it over as an [`Unrenamed`].
+    fn seal(&mut self, summary: Summary) -> Result<Unrenamed> {
         match self.out.sink.take() {
             Some(Sink::File { out, tmp, target }) => {
+                // From here on the handle owns (and cleans up) the temporary file.
+                let pending = Unrenamed {
+                    tmp,
+                    target,
+                    summary,
+                    done: false,
+                };
                 let f = out
                     .into_inner()
-                    .map_err(|e| Error::io(&tmp, e.into_error()))?;
-                let res = f
-                    .sync_all()
-                    .and_then(|_| {
-                        drop(f);
-                        std::fs::rename(&tmp, &target)
-                    })
-                    .map_err(|e| Error::io(&tmp, e));
-                if let Err(e) = res {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
-                }
-                if let Some(dir) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    if let Ok(d) = File::open(dir) {
-                        d.sync_all().map_err(|e| Error::io(dir, e))?;
-                    }
-                }
-                summary.path = Some(target);
-                Ok(summary)
+                    .map_err(|e| Error::io(&pending.tmp, e.into_error()))?;
+                f.sync_all().map_err(|e| Error::io(&pending.tmp, e))?;
+                Ok(pending)
             }
-            Some(Sink::Mem(_)) | None => Ok(summary),
+            Some(Sink::Mem(_)) | None => Err(Error::usage("the writer has no file to commit")),
         }
+    }
+
+    fn commit(&mut self, summary: Summary) -> Result<Summary> {
+        if matches!(self.out.sink, Some(Sink::Mem(_)) | None) {
+            return Ok(summary);
+        }
+        self.seal(summary)?.commit()
     }
 
     fn close(&mut self, meta: &StoreMeta) -> Result<Summary> {
