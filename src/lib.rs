@@ -29,6 +29,7 @@ pub mod dict;
 pub mod error;
 pub mod hfile;
 pub mod pb;
+pub mod wal;
 pub mod walk;
 
 pub use error::{Error, ErrorKind, Result};
