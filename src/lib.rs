@@ -22,13 +22,16 @@
 )]
 #![warn(missing_docs)]
 
+pub mod bulk;
 pub mod bytes;
 pub mod cell;
 pub mod codec;
 pub mod dict;
 pub mod error;
 pub mod hfile;
+pub mod layout;
 pub mod pb;
+pub mod store;
 pub mod wal;
 pub mod walk;
 

@@ -132,6 +132,7 @@ fn load_case(dir: &Path) -> Option<Case> {
         store_file_metadata: !raw,
         file_info: Vec::new(),
         compress_threads: 1,
+        append_metadata: true,
     };
     // FileInfo entries the fixture generator added itself (not written by HBase's writer
     // classes): pass them through as extra entries.
@@ -543,6 +544,7 @@ mod props {
                         store_file_metadata: store,
                         file_info: vec![(b"X_NOTE".to_vec(), b"hello".to_vec())],
                         compress_threads: threads,
+                        append_metadata: true,
                     }
                 },
             )
@@ -841,6 +843,7 @@ fn matches_hbase098_block_by_block() {
                 name.trim_end_matches(".hfile").into(),
             )],
             compress_threads: 1,
+            append_metadata: true,
         };
         let meta = StoreMeta {
             max_seq_id: meta_j["maxSequenceId"].as_i64().expect("seq"),

@@ -39,6 +39,9 @@ enum Cmd {
     Verify(VerifyArgs),
     /// Re-encode an HFile with other writer options, keeping every cell and its metadata.
     Rewrite(RewriteArgs),
+    /// Scan a table or region dir as a region server would answer a scan/get from its
+    /// store files (deletes, versions, TTL applied).
+    Scan(ScanArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Cmd::Dump(a) => dump(a),
         Cmd::Verify(a) => verify_cmd(a),
         Cmd::Rewrite(a) => rewrite_cmd(a),
+        Cmd::Scan(a) => scan_cmd(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -971,4 +975,214 @@ fn rewrite(a: &RewriteArgs) -> Result<String, Error> {
         summary.index_levels,
         summary.file_size
     ))
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Cells print as the `K: ... V: ...` lines of `hfile dump -p`. Rows and columns accept the \
+Bytes.toStringBinary escaped form. --versions defaults to 1 as in the HBase shell and is capped by each family's \
+VERSIONS (not in --raw mode)."
+)]
+struct ScanArgs {
+    /// A table dir (with .tabledesc) or a region dir (with .regioninfo).
+    #[arg(value_name = "TABLE_OR_REGION_DIR")]
+    path: PathBuf,
+    /// Only this row (a get).
+    #[arg(long, value_name = "ROW", conflicts_with_all = ["start_row", "stop_row", "prefix"])]
+    row: Option<String>,
+    /// First row (inclusive).
+    #[arg(long, value_name = "ROW")]
+    start_row: Option<String>,
+    /// Row to stop before (exclusive).
+    #[arg(long, value_name = "ROW")]
+    stop_row: Option<String>,
+    /// Only rows starting with PREFIX.
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Columns `family` or `family:qualifier`, comma separated.
+    #[arg(long, value_name = "F[:Q],...", value_delimiter = ',')]
+    columns: Vec<String>,
+    /// Only cells with FROM <= timestamp < TO (`FROM..TO`).
+    #[arg(long, value_name = "FROM..TO")]
+    time_range: Option<String>,
+    /// Versions per column (default 1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    versions: i64,
+    /// Every cell and delete marker (no delete masking, no TTL).
+    #[arg(long)]
+    raw: bool,
+    /// Clock in ms for TTL expiry (default: now).
+    #[arg(long, value_name = "MS")]
+    now: Option<i64>,
+    /// Stop after N rows.
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// NDJSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+fn scan_cmd(a: ScanArgs) -> io::Result<u8> {
+    match scan_inner(&a) {
+        Ok(()) => Ok(0),
+        Err(ScanErr::Io(e)) => Err(e),
+        Err(ScanErr::Hb(e)) => usage_exit(e),
+    }
+}
+
+enum ScanErr {
+    Io(io::Error),
+    Hb(Error),
+}
+impl From<io::Error> for ScanErr {
+    fn from(e: io::Error) -> Self {
+        ScanErr::Io(e)
+    }
+}
+impl From<Error> for ScanErr {
+    fn from(e: Error) -> Self {
+        ScanErr::Hb(e)
+    }
+}
+
+fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
+    use hbkit::layout::{self, Context, DirKind, TableDescriptor};
+    use hbkit::store::{Input, Matcher, Merge, Mode, Params};
+    let now = a.now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    });
+    let ctx = Context::for_path(&a.path);
+    let mut problems = Vec::new();
+    let (table_dir, regions) = match layout::dir_kind(&a.path) {
+        Some(DirKind::Table) => {
+            let t = layout::read_table(&a.path, &ctx, &mut problems)?;
+            (a.path.clone(), t.regions)
+        }
+        Some(DirKind::Region) => {
+            let r = layout::read_region(&a.path, &ctx, &mut problems)?;
+            let t = a.path.parent().map(PathBuf::from).unwrap_or_default();
+            (t, vec![r])
+        }
+        _ => {
+            return Err(Error::usage(format!(
+                "{}: not a table dir (.tabledesc) or a region dir (.regioninfo)",
+                a.path.display()
+            ))
+            .into())
+        }
+    };
+    for p in &problems {
+        eprintln!("hfile: warning: {}: {}", p.path.display(), p.message);
+    }
+    let (_, desc) = TableDescriptor::read_table_dir(&table_dir)?;
+    let exact = parse_row(&a.row)?;
+    let start = parse_row(&a.start_row)?;
+    let stop = parse_row(&a.stop_row)?;
+    let prefix = parse_row(&a.prefix)?;
+    let time_range = match &a.time_range {
+        Some(s) => parse_range(s)?,
+        None => (i64::MIN, i64::MAX),
+    };
+    // family -> None (all qualifiers) or the qualifiers asked for.
+    let mut wanted: std::collections::BTreeMap<Vec<u8>, Option<Vec<Vec<u8>>>> = Default::default();
+    for c in &a.columns {
+        let (f, q) = match c.split_once(':') {
+            Some((f, q)) => (from_string_binary(f)?, Some(from_string_binary(q)?)),
+            None => (from_string_binary(c)?, None),
+        };
+        if desc.family(&f).is_none() {
+            return Err(Error::usage(format!("--columns: no family {c:?} in the table")).into());
+        }
+        let e = wanted.entry(f).or_insert_with(|| Some(Vec::new()));
+        match (e.as_mut(), q) {
+            (Some(v), Some(q)) => v.push(q),
+            (_, None) => *e = None,
+            (None, Some(_)) => {}
+        }
+    }
+    let mut params = std::collections::BTreeMap::new();
+    for f in &desc.families {
+        if !wanted.is_empty() && !wanted.contains_key(&f.name) {
+            continue;
+        }
+        let mut p = Params::from_family(f, now)?;
+        p.max_versions = if a.raw { a.versions } else { a.versions.min(p.max_versions) };
+        p.time_range = time_range;
+        p.columns = wanted.get(&f.name).cloned().flatten();
+        params.insert(f.name.clone(), p);
+    }
+    let mode = if a.raw { Mode::Raw } else { Mode::User };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut buf = Vec::new();
+    let mut rows = 0u64;
+    let mut last_row: Option<Vec<u8>> = None;
+    'regions: for r in &regions {
+        let mut inputs = Vec::new();
+        for s in &r.stores {
+            if !params.contains_key(&s.family) {
+                continue;
+            }
+            for f in &s.files {
+                inputs.push(Input::open(f)?);
+            }
+        }
+        let mut merge = Merge::new(&inputs)?;
+        let mut matcher: Option<Matcher> = None;
+        let mut fam: Vec<u8> = Vec::new();
+        while let Some(c) = merge.next()? {
+            let cell = c.cell()?;
+            let row = cell.key.row();
+            if let Some(e) = &exact {
+                match row.cmp(e.as_slice()) {
+                    std::cmp::Ordering::Less => continue,
+                    std::cmp::Ordering::Greater => break 'regions,
+                    _ => {}
+                }
+            }
+            if start.as_ref().is_some_and(|s| row < s.as_slice()) {
+                continue;
+            }
+            if stop.as_ref().is_some_and(|s| row >= s.as_slice()) {
+                break 'regions;
+            }
+            if let Some(p) = &prefix {
+                if !row.starts_with(p) {
+                    if row > p.as_slice() {
+                        break 'regions;
+                    }
+                    continue;
+                }
+            }
+            let Some(p) = params.get(cell.key.family()) else {
+                continue;
+            };
+            let m = matcher.get_or_insert_with(|| Matcher::new(mode, p.clone()));
+            if cell.key.family() != fam.as_slice() {
+                fam = cell.key.family().to_vec();
+                m.set_params(p.clone());
+            }
+            if !m.check(&cell) {
+                continue;
+            }
+            if last_row.as_deref() != Some(row) {
+                if a.limit.is_some_and(|l| rows >= l) {
+                    break 'regions;
+                }
+                rows += 1;
+                last_row = Some(row.to_vec());
+            }
+            buf.clear();
+            if a.json {
+                push_cell_json(&mut buf, &cell, true);
+            } else {
+                push_cell_text(&mut buf, &cell, true);
+            }
+            out.write_all(&buf)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -39,6 +39,78 @@ enum Cmd {
     Dump(DumpArgs),
     /// Read every entry and report entries, cells, sequence ids per region and damage.
     Verify(VerifyArgs),
+    /// Split WALs into per-region recovered.edits files, as HBase's log splitter does.
+    Split(SplitArgs),
+    /// Turn WAL / recovered.edits edits into HFiles per region and family (bulk-load layout).
+    Replay(ReplayArgs),
+    /// Say which recovered.edits files of a region still hold edits its store files lack.
+    EditsNeeded(EditsNeededArgs),
+}
+
+#[derive(Args)]
+struct SplitArgs {
+    /// WAL files, or directories to search for WALs.
+    #[arg(value_name = "WAL|DIR", required = true)]
+    paths: Vec<PathBuf>,
+    /// Root folder to write `data/<ns>/<table>/<region>/recovered.edits/` under. Nothing is
+    /// written anywhere else; naming a live HBase root dir here is the only way to write into it.
+    #[arg(long, value_name = "DIR", required = true)]
+    out: PathBuf,
+    /// Drop edits of regions whose folder does not exist under --out (HBase's rule on a live root).
+    #[arg(long)]
+    existing_regions_only: bool,
+    /// Parallel input files (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+    /// One JSON object per input WAL and line (NDJSON).
+    #[arg(long)]
+    json: bool,
+    /// Print only the per-file summary lines, not each output file.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// WAL or recovered.edits files, or directories to search for them.
+    #[arg(value_name = "WAL|DIR", required = true)]
+    paths: Vec<PathBuf>,
+    /// Output folder: `<table>/<region>/<family>/<hfile>`, or `<family>/<hfile>` when the edits
+    /// are of one table and region.
+    #[arg(long, value_name = "DIR", required = true)]
+    out: PathBuf,
+    /// Existing table folder (`<root>/data/<ns>/<table>`): skip edits already in its store
+    /// files (seq id <= the store's MAX_SEQ_ID_KEY) and cells of families a region lacks.
+    #[arg(long, value_name = "DIR")]
+    table_dir: Option<PathBuf>,
+    /// Rename a table in the output (`old:new`; namespaced names as `ns:old=ns:new` also work).
+    #[arg(long = "table-map", value_name = "OLD:NEW")]
+    table_map: Vec<String>,
+    /// Only entries whose write time (ms) is in A..B (inclusive).
+    #[arg(long = "time-range", value_name = "A..B")]
+    time_range: Option<String>,
+    /// Buffered edits (MiB) above which the largest store is written out as its own HFile.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    memory_mb: usize,
+    /// HFile block compression (NONE, GZ, SNAPPY, LZ4, ZSTD).
+    #[arg(long, value_name = "CODEC", default_value = "NONE")]
+    compression: String,
+    /// NDJSON report (one line per HFile, then a summary line).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EditsNeededArgs {
+    /// Region folders (`<root>/data/<ns>/<table>/<encoded region>`).
+    #[arg(value_name = "REGION_DIR", required = true)]
+    regions: Vec<PathBuf>,
+    /// Also read every needed file and count the cells replay would apply.
+    #[arg(long)]
+    read: bool,
+    /// One JSON object per region and line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -102,6 +174,9 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Dump(a) => dump(a),
         Cmd::Verify(a) => verify(a),
+        Cmd::Split(a) => split(a),
+        Cmd::Replay(a) => replay(a),
+        Cmd::EditsNeeded(a) => edits_needed(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -640,6 +715,335 @@ fn verify(a: VerifyArgs) -> io::Result<u8> {
             "{} file(s): {ok} ok, {damaged} damaged, {failed} could not be read",
             reports.len()
         )?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn split(a: SplitArgs) -> io::Result<u8> {
+    use hbkit::wal::split::{split_wal, OutputAction, SplitOptions};
+    use rayon::prelude::*;
+    let (files, errs, skipped) = expand(&a.paths);
+    let mut code = 0u8;
+    for (_, e) in &errs {
+        eprintln!("hwal: {e}");
+        code = 2;
+    }
+    if skipped > 0 {
+        eprintln!("hwal: skipped {skipped} file(s) that are not WALs");
+    }
+    // Refuse to split a WAL that lives inside the output tree's recovered.edits (a rerun
+    // pointed at --out itself would feed on its own output).
+    let out_abs = std::fs::canonicalize(&a.out).unwrap_or_else(|_| a.out.clone());
+    let opts = SplitOptions {
+        existing_regions_only: a.existing_regions_only,
+        worker: String::new(),
+    };
+    let lock = std::sync::Mutex::new(());
+    let run = |f: &PathBuf| {
+        let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+        if abs.starts_with(&out_abs) && abs.components().any(|c| c.as_os_str() == "recovered.edits")
+        {
+            return Err(Error::usage(format!(
+                "{} is a recovered.edits file inside --out; refusing to split it into itself",
+                f.display()
+            )));
+        }
+        split_wal(f, &a.out, &opts, &lock)
+    };
+    let results: Vec<_> = match a.jobs {
+        Some(n) if n > 0 => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(|| files.par_iter().map(run).collect()),
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        },
+        _ => files.par_iter().map(run).collect(),
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let (mut outputs, mut entries, mut damaged, mut failed) = (0usize, 0u64, 0usize, 0usize);
+    for (f, r) in files.iter().zip(results) {
+        match r {
+            Err(e) => {
+                failed += 1;
+                code = 2;
+                if a.json {
+                    let v =
+                        serde_json::json!({"input": f, "status": "error", "error": e.to_string()});
+                    writeln!(out, "{v}")?;
+                } else {
+                    eprintln!("hwal: {e}");
+                }
+            }
+            Ok(rep) => {
+                let dmg = rep.has_damage();
+                if dmg {
+                    damaged += 1;
+                    code = code.max(1);
+                }
+                outputs += rep.outputs.len();
+                entries += rep.entries_written;
+                if a.json {
+                    let mut v = serde_json::to_value(&rep).map_err(io::Error::other)?;
+                    v["status"] = if dmg { "damaged" } else { "ok" }.into();
+                    writeln!(out, "{v}")?;
+                    continue;
+                }
+                writeln!(
+                    out,
+                    "{}: {} entries read, {} written to {} file(s); skipped {} meta edit(s), {} replication marker(s), {} edit(s) of missing regions",
+                    f.display(),
+                    rep.read.entries,
+                    rep.entries_written,
+                    rep.outputs.len(),
+                    rep.skipped_meta_edits,
+                    rep.skipped_replication_markers,
+                    rep.skipped_missing_region
+                )?;
+                if let Some(n) = rep.read.ending.note() {
+                    writeln!(out, "  note: {n}")?;
+                }
+                for (off, why) in rep.rejected.iter().take(10) {
+                    writeln!(out, "  REJECTED entry at byte {off}: {why}")?;
+                }
+                if rep.rejected.len() > 10 {
+                    writeln!(
+                        out,
+                        "  ... {} more rejected entries",
+                        rep.rejected.len() - 10
+                    )?;
+                }
+                if !a.quiet {
+                    for o in &rep.outputs {
+                        let what = match o.action {
+                            OutputAction::Written => "",
+                            OutputAction::Replaced => {
+                                " (replaced an existing file with fewer edits)"
+                            }
+                            OutputAction::KeptExisting => " (kept the existing file of that name)",
+                        };
+                        writeln!(
+                            out,
+                            "  {} entries={} cells={} seq={}..{}{what}",
+                            o.path.display(),
+                            o.stats.entries,
+                            o.stats.cells,
+                            o.stats.min_seq.unwrap_or(0),
+                            o.stats.max_seq.unwrap_or(0)
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+    if !a.json {
+        writeln!(
+            out,
+            "{} WAL(s): {entries} entries into {outputs} recovered.edits file(s); {damaged} damaged, {failed} could not be split",
+            files.len()
+        )?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn replay(a: ReplayArgs) -> io::Result<u8> {
+    use hbkit::wal::replay::{ReplayOptions, Replayer};
+    let setup = || -> Result<ReplayOptions, Error> {
+        let mut map = Vec::new();
+        for m in &a.table_map {
+            let (old, new) = m
+                .split_once('=')
+                .or_else(|| m.split_once(':').filter(|_| !m.contains('=')))
+                .ok_or_else(|| Error::usage(format!("--table-map {m:?}: expected OLD:NEW")))?;
+            hbkit::wal::split::parse_table_name(new.as_bytes())?;
+            map.push((old.as_bytes().to_vec(), new.as_bytes().to_vec()));
+        }
+        let compression = hbkit::codec::Compression::from_name(&a.compression)
+            .ok_or_else(|| Error::usage(format!("unknown compression {:?}", a.compression)))?;
+        Ok(ReplayOptions {
+            out: a.out.clone(),
+            table_dir: a.table_dir.clone(),
+            table_map: map,
+            time_range: a
+                .time_range
+                .as_deref()
+                .map_or(Ok((0, u64::MAX)), |s| parse_range(s, "--time-range"))?,
+            memory_limit: a.memory_mb.saturating_mul(1 << 20),
+            writer: hbkit::hfile::WriterOptions {
+                compression,
+                ..Default::default()
+            },
+        })
+    };
+    let opts = match setup() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("hwal: {e}");
+            return Ok(2);
+        }
+    };
+    let (files, errs, skipped) = expand(&a.paths);
+    let mut code = 0u8;
+    for (_, e) in &errs {
+        eprintln!("hwal: {e}");
+        code = 2;
+    }
+    if skipped > 0 {
+        eprintln!("hwal: skipped {skipped} file(s) that are not WALs");
+    }
+    let mut rp = Replayer::new(opts);
+    for f in &files {
+        let mut r = match WalReader::open(f) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("hwal: {e}");
+                code = 2;
+                continue;
+            }
+        };
+        loop {
+            match r.next_entry() {
+                Ok(Some(e)) => {
+                    if let Err(x) = rp.add(e) {
+                        eprintln!("hwal: {x}");
+                        return Ok(2);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("hwal: {e}");
+                    code = 2;
+                    break;
+                }
+            }
+        }
+        if r.ending().is_damage() {
+            code = code.max(1);
+            eprintln!(
+                "hwal: {}: {}",
+                f.display(),
+                r.ending().note().unwrap_or_default()
+            );
+        }
+    }
+    let rep = match rp.finish() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hwal: {e}");
+            return Ok(2);
+        }
+    };
+    if !rep.rejected.is_empty() {
+        code = code.max(1);
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if a.json {
+        for f in &rep.files {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(f).map_err(io::Error::other)?
+            )?;
+        }
+        let mut v = serde_json::to_value(&rep).map_err(io::Error::other)?;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("files");
+            o.insert("summary".into(), true.into());
+        }
+        writeln!(out, "{v}")?;
+    } else {
+        for f in &rep.files {
+            writeln!(
+                out,
+                "{} table={} region={} family={} cells={} seq={}..{}",
+                f.path.display(),
+                f.table,
+                f.region,
+                f.family,
+                f.cells,
+                f.min_seq,
+                f.max_seq
+            )?;
+        }
+        writeln!(
+            out,
+            "{} entries: {} cells into {} HFile(s); skipped {} marker cell(s), {} outside the time range, {} already in store files, {} of unknown families, {} duplicates; {} rejected",
+            rep.entries,
+            rep.cells,
+            rep.files.len(),
+            rep.skipped_meta_cells,
+            rep.skipped_time_range,
+            rep.skipped_already_in_store,
+            rep.skipped_unknown_family,
+            rep.duplicates,
+            rep.rejected.len()
+        )?;
+        for (p, e) in &rep.unreadable_store_files {
+            writeln!(out, "  unreadable store file {}: {e}", p.display())?;
+        }
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn edits_needed(a: EditsNeededArgs) -> io::Result<u8> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut code = 0u8;
+    for rd in &a.regions {
+        let rep = match hbkit::wal::replay::edits_needed(rd, a.read) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("hwal: {e}");
+                code = 2;
+                continue;
+            }
+        };
+        if rep.files.iter().any(|f| f.damage.is_some()) {
+            code = code.max(1);
+        }
+        if a.json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&rep).map_err(io::Error::other)?
+            )?;
+            continue;
+        }
+        let stores: Vec<String> = rep.stores.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            "{}: stores max seq id {} (min {})",
+            rd.display(),
+            if stores.is_empty() {
+                "(none)".to_string()
+            } else {
+                stores.join(" ")
+            },
+            rep.min_store_seq_id
+        )?;
+        for f in &rep.files {
+            let extra = match (f.cells_to_apply, &f.damage) {
+                (Some(n), None) => format!(", {n} cell(s) to apply"),
+                (Some(n), Some(d)) => format!(", {n} cell(s) to apply; DAMAGED: {d}"),
+                _ => String::new(),
+            };
+            let why = match f.verdict {
+                "needed" => "NEEDED: holds edits newer than the store files",
+                "skippable" => {
+                    "skippable: every edit is already in the store files (safe to delete)"
+                }
+                _ => "empty: zero length (HBase deletes it)",
+            };
+            writeln!(out, "  {} {why}{extra}", f.path.display())?;
+        }
+        for p in &rep.ignored {
+            writeln!(out, "  {} ignored by region open", p.display())?;
+        }
+        for (p, e) in &rep.unreadable_store_files {
+            writeln!(out, "  unreadable store file {}: {e}", p.display())?;
+        }
     }
     out.flush()?;
     Ok(code)

@@ -296,6 +296,35 @@ impl HFile {
     pub fn is_empty(&self) -> bool {
         self.bytes().is_empty()
     }
+    /// Called after reading the bytes `[start, end)` of a forward pass: releases every
+    /// 2 MiB window of the mapping that the range finished, so scans and verification keep a
+    /// flat resident size instead of accumulating every page read. (Windows rather than exact
+    /// ranges: the kernel maps pages around each fault, and releasing partial pages next to
+    /// the ones still in use only makes it map them again.)
+    pub fn done_with(&self, start: u64, end: u64) {
+        const WINDOW: u64 = 2 << 20;
+        let (a, b) = (start / WINDOW * WINDOW, end / WINDOW * WINDOW);
+        if b > a {
+            self.release(a, b - a);
+        }
+    }
+
+    /// Tell the kernel this process is done with a byte range of the mapping (`MADV_DONTNEED`).
+    /// Reading the range again simply refaults the same bytes from the page cache.
+    pub fn release(&self, offset: u64, len: u64) {
+        if let Source::Mapped(m) = &self.source {
+            let (Ok(o), Ok(l)) = (usize::try_from(offset), usize::try_from(len)) else { return };
+            if o.checked_add(l).is_none_or(|end| end > m.len()) {
+                return;
+            }
+            // SAFETY: the mapping is read-only and file-backed (shared). DONTNEED drops only
+            // this process's page-table entries; every reference into the range stays valid
+            // and later reads see the same file bytes again. Failure is harmless.
+            #[allow(unsafe_code)]
+            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, o, l) };
+        }
+    }
+
     /// Locate the block at `offset`.
     pub fn block(&self, offset: u64) -> Result<RawBlock<'_>> {
         RawBlock::at(self.bytes(), offset, self.trailer.has_checksums())
@@ -482,6 +511,9 @@ impl<'f> Scanner<'f> {
                 return Ok(false);
             }
             let raw = f.block(off)?;
+            if self.block_offset < off {
+                f.done_with(self.block_offset, off);
+            }
             self.next_block = Some(off + raw.header.on_disk_size_with_header());
             if !raw.header.block_type.is_data() {
                 continue;

@@ -145,17 +145,38 @@ struct BlockResult {
 
 /// The general and delete-family bloom chunks, loaded once.
 struct Blooms {
-    general: Option<(bloom::BloomMeta, Vec<Vec<u8>>)>,
-    delete_family: Option<(bloom::BloomMeta, Vec<Vec<u8>>)>,
+    /// Meta and the indices of chunks that could not be read (already reported).
+    general: Option<(bloom::BloomMeta, Vec<usize>)>,
+    delete_family: Option<(bloom::BloomMeta, Vec<usize>)>,
     bloom_type: BloomType,
     prefix_len: usize,
 }
 
+/// The bloom chunk a worker last used: rows arrive in order, so one chunk serves many
+/// blocks, and memory stays one chunk per worker whatever the file size.
+#[derive(Default)]
+struct ChunkCache {
+    idx: Option<usize>,
+    bits: Vec<u8>,
+}
+
 impl Blooms {
-    fn contains(meta: &bloom::BloomMeta, chunks: &[Vec<u8>], key: &[u8]) -> Option<bool> {
-        let i = meta.chunk_for(key)?;
-        let bits = chunks.get(i)?;
-        bloom::chunk_contains(bits, meta.hash_type, meta.hash_count, key)
+    /// Some(true/false) for a key in a readable chunk; None when the key sorts before every
+    /// chunk (a miss) is Some(false); None means "cannot tell" (chunk unreadable).
+    fn contains(f: &HFile, bloom: &(bloom::BloomMeta, Vec<usize>), cache: &mut ChunkCache, key: &[u8]) -> Option<bool> {
+        let (meta, bad) = bloom;
+        let Some(i) = meta.chunk_for(key) else { return Some(false) };
+        if bad.contains(&i) {
+            return None;
+        }
+        if cache.idx != Some(i) {
+            let off = meta.chunks.get(i)?.offset;
+            let (_, p) = f.block_payload(off).ok()?;
+            cache.bits.clear();
+            cache.bits.extend_from_slice(p.bytes());
+            cache.idx = Some(i);
+        }
+        bloom::chunk_contains(&cache.bits, meta.hash_type, meta.hash_count, key)
     }
 }
 
@@ -269,6 +290,8 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
                     );
                 }
                 headers.push(h);
+                // Only the header was needed; don't keep the pages read around it resident.
+                f.done_with(off, off + h.on_disk_size_with_header());
                 off += h.on_disk_size_with_header();
             }
             Err(e) => {
@@ -315,7 +338,10 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
     let data: Vec<&BlockHeader> = headers.iter().filter(|h| h.block_type.is_data()).collect();
     let results: Vec<BlockResult> = data
         .par_iter()
-        .map(|h| check_data_block(f, h, &blooms))
+        .map_init(
+            || (ChunkCache::default(), ChunkCache::default()),
+            |(g, d), h| check_data_block(f, h, &blooms, g, d),
+        )
         .collect();
 
     // Non-data blocks: checksums and decompression (index blocks are read again below).
@@ -331,6 +357,7 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
                 &e,
             );
         }
+        f.done_with(h.offset, h.offset + h.on_disk_size_with_header());
     }
 
     // Reduce in file order.
@@ -431,7 +458,7 @@ fn next_known_offset(f: &HFile, after: u64) -> Option<u64> {
 fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
     let mut load = |b: &Option<crate::hfile::reader::Bloom>,
                     name: &str|
-     -> Option<(bloom::BloomMeta, Vec<Vec<u8>>)> {
+     -> Option<(bloom::BloomMeta, Vec<usize>)> {
         let b = b.as_ref()?;
         let m = &b.meta;
         if bloom::hash(m.hash_type, b"", 0).is_none() {
@@ -458,9 +485,9 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
                 ),
             );
         }
-        let mut chunks = Vec::with_capacity(m.chunks.len());
+        let mut bad = Vec::new();
         let mut total = 0i64;
-        for c in &m.chunks {
+        for (i, c) in m.chunks.iter().enumerate() {
             match f.block_payload(c.offset) {
                 Ok((h, p)) => {
                     if h.block_type != BlockType::BloomChunk {
@@ -487,11 +514,10 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
                         );
                     }
                     total += p.bytes().len() as i64;
-                    chunks.push(p.bytes().to_vec());
                 }
                 Err(e) => {
                     r.add_err("bloom", Some(BlockType::BloomChunk), &e);
-                    chunks.push(Vec::new());
+                    bad.push(i);
                 }
             }
         }
@@ -506,7 +532,7 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
                 ),
             );
         }
-        Some((m.clone(), chunks))
+        Some((m.clone(), bad))
     };
     let general = load(&f.general_bloom, "general");
     let delete_family = load(&f.delete_family_bloom, "delete-family");
@@ -534,7 +560,7 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
     }
 }
 
-fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult {
+fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut ChunkCache, dcache: &mut ChunkCache) -> BlockResult {
     let mut b = BlockResult { min_ts: i64::MAX, max_ts: i64::MIN, earliest_put: i64::MAX, ..Default::default() };
     let bt = Some(h.block_type.name());
     let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
@@ -634,7 +660,7 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
             row_starts.push(pos - 2);
         }
         // Blooms: each distinct bloom key is probed once per block.
-        if let Some((meta, chunks)) = &blooms.general {
+        if let Some(gb) = &blooms.general {
             let key: Option<&[u8]> = match blooms.bloom_type {
                 BloomType::Row if row_changed => Some(k.row()),
                 BloomType::RowCol if col_changed => {
@@ -654,7 +680,7 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
             };
             if let Some(key) = key {
                 b.bloom_checked += 1;
-                if Blooms::contains(meta, chunks, key) != Some(true) {
+                if Blooms::contains(f, gb, gcache, key) == Some(false) {
                     problem(
                         &mut b,
                         "bloom",
@@ -669,10 +695,10 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
                 }
             }
         }
-        if let Some((meta, chunks)) = &blooms.delete_family {
+        if let Some(db) = &blooms.delete_family {
             if matches!(kt, Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)) && last_df_row.as_deref() != Some(k.row()) {
                 b.bloom_checked += 1;
-                if Blooms::contains(meta, chunks, k.row()) != Some(true) {
+                if Blooms::contains(f, db, dcache, k.row()) == Some(false) {
                     problem(&mut b, "bloom", at, format!("delete-family bloom does not contain the row of {}", k.key_string()));
                 }
                 last_df_row = Some(k.row().to_vec());
@@ -690,6 +716,8 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms) -> BlockResult 
         }
     }
     b.last_key = last;
+    drop(dec);
+    f.done_with(h.offset, h.offset + h.on_disk_size_with_header());
     b
 }
 

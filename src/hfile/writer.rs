@@ -79,6 +79,12 @@ pub struct WriterOptions {
     /// still written in order, so the file is byte-identical to the inline writer's.
     /// Ignored for `Compression::None`.
     pub compress_threads: usize,
+    /// Write what `StoreFileWriter.appendMetadata` adds (`MAX_SEQ_ID_KEY`,
+    /// `COMPACTION_EVENT_KEY`), as flushes and compactions do (true). False gives
+    /// `HFileOutputFormat2`'s bulk-load output, which never calls `appendMetadata`: no
+    /// `MAX_SEQ_ID_KEY` and no `COMPACTION_EVENT_KEY` (`MAJOR_COMPACTION_KEY` is still
+    /// written from [`StoreMeta::major_compaction`]).
+    pub append_metadata: bool,
 }
 
 impl Default for WriterOptions {
@@ -105,6 +111,7 @@ impl Default for WriterOptions {
             store_file_metadata: true,
             file_info: Vec::new(),
             compress_threads: 1,
+            append_metadata: true,
         }
     }
 }
@@ -1176,16 +1183,20 @@ impl HFileWriter {
         };
         // StoreFileWriter: appendMetadata + close.
         if self.opts.store_file_metadata {
-            put(keys::MAX_SEQ_ID_KEY, meta.max_seq_id.to_be_bytes().to_vec());
+            if self.opts.append_metadata {
+                put(keys::MAX_SEQ_ID_KEY, meta.max_seq_id.to_be_bytes().to_vec());
+            }
             put(
                 keys::MAJOR_COMPACTION_KEY,
                 bool_bytes(meta.major_compaction),
             );
-            let mut ev = b"PBUF".to_vec();
-            for f in &meta.compacted_store_files {
-                put_bytes(&mut ev, 1, f.as_bytes());
+            if self.opts.append_metadata {
+                let mut ev = b"PBUF".to_vec();
+                for f in &meta.compacted_store_files {
+                    put_bytes(&mut ev, 1, f.as_bytes());
+                }
+                put("COMPACTION_EVENT_KEY", ev);
             }
-            put("COMPACTION_EVENT_KEY", ev);
             let mut tr = self.ts_min.to_be_bytes().to_vec();
             tr.extend_from_slice(&self.ts_max.to_be_bytes());
             put(keys::TIMERANGE, tr);

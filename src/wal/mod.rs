@@ -15,10 +15,14 @@
 pub mod marker;
 pub mod pretty;
 pub mod reader;
+pub mod replay;
 mod seqfile;
+pub mod split;
+pub mod writer;
 
 pub use marker::Marker;
 pub use reader::{Entry, ReadOptions, WalReader};
+pub use writer::{WalFile, WalWriter, WriteOptions};
 
 use std::fmt;
 
@@ -67,6 +71,9 @@ pub struct WalHeader {
     pub encrypted: bool,
     /// Byte offset where the first entry starts.
     pub end_offset: u64,
+    /// Field 6 was present (HBase 2.5+ writes it even when false; 0.96-2.4 never do).
+    #[serde(skip)]
+    pub value_compression_field: bool,
 }
 
 impl WalHeader {

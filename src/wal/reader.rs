@@ -1092,7 +1092,10 @@ fn parse_header(b: &[u8]) -> Result<WalHeader> {
             (3, Value::Varint(x)) => h.has_tag_compression = x != 0,
             (4, Value::Bytes(s)) => h.writer_cls_name = Some(String::from_utf8_lossy(s).into()),
             (5, Value::Bytes(s)) => h.cell_codec_cls_name = Some(String::from_utf8_lossy(s).into()),
-            (6, Value::Varint(x)) => h.has_value_compression = x != 0,
+            (6, Value::Varint(x)) => {
+                h.has_value_compression = x != 0;
+                h.value_compression_field = true;
+            }
             (7, Value::Varint(x)) => h.value_compression_algorithm = Some(x as u32),
             (1..=7, _) => {
                 return Err(Error::corrupt(

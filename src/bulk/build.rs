@@ -1,0 +1,851 @@
+//! `hbulk build`: records → cells → external sort → region-partitioned HFiles.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::bulk::input::{encode_record, open_input, Records};
+use crate::bulk::regions::{splits_from_sample, Regions};
+use crate::bulk::sort::{merge, Chunk, Rec};
+use crate::bulk::spec::{BadReason, ColumnSpec, Mapping, RowKeySpec};
+use crate::bulk::{new_file_name, now_ms, remove_dir_quietly};
+use crate::cell::{Cell, Key, KeyType};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hfile::fileinfo::keys;
+use crate::hfile::verify::{verify_file, Status};
+use crate::hfile::{HFileWriter, StoreMeta, Unrenamed, WriterOptions};
+
+/// Where region boundaries come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionSource {
+    /// One region (no split points).
+    Single,
+    /// Given split keys (from `--split-file` or `--table-dir`).
+    Splits(Regions),
+    /// `--regions N`: split points at the quantiles of a sample of the input rows.
+    Sample(usize),
+}
+
+/// Options of a build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Input files (`-` = stdin).
+    pub inputs: Vec<PathBuf>,
+    /// `--columns` (None with `header` = the header names are the spec).
+    pub columns: Option<String>,
+    /// `--row-key`.
+    pub row_key: Option<RowKeySpec>,
+    /// Field separator.
+    pub separator: Vec<u8>,
+    /// RFC-4180 quoting (false: quotes are data, as in ImportTsv).
+    pub quoting: bool,
+    /// The first record of every input is a header.
+    pub header: bool,
+    /// Timestamp for cells without HBASE_TS_KEY.
+    pub timestamp: i64,
+    /// Skip cells whose field is empty.
+    pub skip_empty: bool,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Spill directory parent (default: `out`).
+    pub tmp: Option<PathBuf>,
+    /// Region boundaries.
+    pub regions: RegionSource,
+    /// Writer settings for every family (compression, encoding, bloom, block size).
+    pub writer: WriterOptions,
+    /// Roll files at this many (uncompressed cell) bytes.
+    pub max_file_size: u64,
+    /// Most files per region and family.
+    pub max_files_per_region: usize,
+    /// Memory for sorting, bytes.
+    pub memory: usize,
+    /// Reject file.
+    pub reject: Option<PathBuf>,
+    /// Fail when more bad lines than this are seen.
+    pub max_bad_lines: Option<u64>,
+    /// `(i, n)`: build only regions r with r % n == i.
+    pub shard: Option<(usize, usize)>,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+/// One output file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    /// Family.
+    pub family: String,
+    /// Region index.
+    pub region: usize,
+    /// Final path.
+    pub path: PathBuf,
+    /// Cells.
+    pub cells: u64,
+    /// File size.
+    pub bytes: u64,
+    /// First row (escaped).
+    pub first_row: String,
+    /// Last row (escaped).
+    pub last_row: String,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BuildReport {
+    /// Records read (including bad ones, excluding headers).
+    pub records: u64,
+    /// Bad records.
+    pub bad_lines: u64,
+    /// Bad records per reason.
+    pub bad_by_reason: BTreeMap<String, u64>,
+    /// Records skipped because their region belongs to another shard.
+    pub other_shard_records: u64,
+    /// Cells produced by parsing.
+    pub cells_parsed: u64,
+    /// Cells written (after removing duplicates).
+    pub cells_written: u64,
+    /// Duplicate cells dropped (same row, family, qualifier, timestamp; last wins).
+    pub duplicates: u64,
+    /// Input bytes read (as stored, e.g. compressed).
+    pub input_bytes: u64,
+    /// Bytes of HFiles written.
+    pub output_bytes: u64,
+    /// Sorted runs spilled to disk.
+    pub spilled_runs: usize,
+    /// Bytes spilled.
+    pub spilled_bytes: u64,
+    /// Regions.
+    pub regions: usize,
+    /// Split keys used (escaped).
+    pub split_keys: Vec<String>,
+    /// Files per family per region index.
+    pub files_per_region: BTreeMap<String, BTreeMap<usize, usize>>,
+    /// Output files.
+    pub files: Vec<FileReport>,
+    /// Seconds spent reading and parsing.
+    pub parse_seconds: f64,
+    /// Seconds spent merging and writing.
+    pub write_seconds: f64,
+}
+
+/// A batch of records read from the input.
+struct Batch {
+    /// (input index, line, seq, record)
+    recs: Vec<(usize, u64, u64, csv::ByteRecord)>,
+    /// Malformed records: (input index, line, message).
+    malformed: Vec<(usize, u64, String)>,
+}
+
+/// The result of converting part of a batch.
+#[derive(Default)]
+struct Converted {
+    bytes: Vec<u8>,
+    cells: u64,
+    bad: Vec<(usize, u64, BadReason, csv::ByteRecord)>,
+    other_shard: u64,
+    /// (region, family index) → roll-measure bytes.
+    tally: BTreeMap<(usize, usize), u64>,
+    sample: Vec<Vec<u8>>,
+}
+
+struct Ctx<'a> {
+    mapping: &'a Mapping,
+    fam_index: Vec<usize>,
+    timestamp: i64,
+    skip_empty: bool,
+    regions: Option<&'a Regions>,
+    shard: Option<(usize, usize)>,
+    sample_stride: u64,
+}
+
+fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Converted {
+    let mut c = Converted::default();
+    let mut row = Vec::new();
+    for (input, line, seq, rec) in recs {
+        let r = (|| {
+            ctx.mapping.check_count(rec.len())?;
+            ctx.mapping.row_key(rec, &mut row)?;
+            ctx.mapping.timestamp(rec, ctx.timestamp)
+        })();
+        let ts = match r {
+            Ok(ts) => ts,
+            Err(reason) => {
+                c.bad.push((*input, *line, reason, rec.clone()));
+                continue;
+            }
+        };
+        let region = ctx.regions.map_or(0, |r| r.region_of(&row));
+        if let Some((i, n)) = ctx.shard {
+            if region % n != i {
+                c.other_shard += 1;
+                continue;
+            }
+        }
+        if ctx.sample_stride > 0 && seq % ctx.sample_stride == 0 {
+            c.sample.push(row.clone());
+        }
+        for (col, &fi) in ctx.mapping.columns.iter().zip(&ctx.fam_index) {
+            let Some(value) = rec.get(col.field) else {
+                continue;
+            };
+            if value.is_empty() && ctx.skip_empty {
+                continue;
+            }
+            let klen = 2 + row.len() + 1 + col.family.len() + col.qualifier.len() + 9;
+            let b = &mut c.bytes;
+            b.extend_from_slice(&(klen as u32).to_le_bytes());
+            b.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            b.extend_from_slice(&seq.to_le_bytes());
+            b.extend_from_slice(&(row.len() as u16).to_be_bytes());
+            b.extend_from_slice(&row);
+            b.push(col.family.len() as u8);
+            b.extend_from_slice(&col.family);
+            b.extend_from_slice(&col.qualifier);
+            b.extend_from_slice(&ts.to_be_bytes());
+            b.push(KeyType::Put as u8);
+            b.extend_from_slice(value);
+            c.cells += 1;
+            *c.tally.entry((region, fi)).or_insert(0) += (8 + klen + value.len()) as u64;
+        }
+    }
+    c
+}
+
+/// Read all inputs in a thread, sending batches of records.
+fn spawn_reader(
+    inputs: Vec<PathBuf>,
+    sep: Vec<u8>,
+    quoting: bool,
+    header: bool,
+    count: Arc<AtomicU64>,
+    tx: mpsc::SyncSender<Result<Batch>>,
+    header_tx: mpsc::SyncSender<Option<csv::ByteRecord>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut seq = 0u64;
+        let mut header_sent = false;
+        let mut header_tx = Some(header_tx);
+        for (idx, path) in inputs.iter().enumerate() {
+            let input = match open_input(path, count.clone()) {
+                Ok(i) => i,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut records = Records::new(input, &sep, quoting);
+            let mut batch = Batch {
+                recs: Vec::new(),
+                malformed: Vec::new(),
+            };
+            let mut bytes = 0usize;
+            let mut first = true;
+            loop {
+                let mut rec = csv::ByteRecord::new();
+                match records.read(&mut rec) {
+                    Ok(None) => break,
+                    Ok(Some(line)) => {
+                        if first && header {
+                            first = false;
+                            if !header_sent {
+                                header_sent = true;
+                                if let Some(h) = header_tx.take() {
+                                    let _ = h.send(Some(rec));
+                                }
+                            }
+                            continue;
+                        }
+                        first = false;
+                        bytes += rec.as_slice().len() + 16 * rec.len() + 64;
+                        batch.recs.push((idx, line, seq, rec));
+                        seq += 1;
+                    }
+                    Err((line, msg)) => batch.malformed.push((idx, line, msg)),
+                }
+                if bytes >= 4 << 20 || batch.recs.len() >= 65536 {
+                    bytes = 0;
+                    let full = std::mem::replace(
+                        &mut batch,
+                        Batch {
+                            recs: Vec::new(),
+                            malformed: Vec::new(),
+                        },
+                    );
+                    if tx.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if (!batch.recs.is_empty() || !batch.malformed.is_empty())
+                && tx.send(Ok(batch)).is_err()
+            {
+                return;
+            }
+        }
+        if let Some(h) = header_tx.take() {
+            let _ = h.send(None);
+        }
+    })
+}
+
+fn bar(show: bool, len: Option<u64>, msg: &'static str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let style = if len.is_some() {
+        "{msg:>8} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+    } else {
+        "{msg:>8} [{elapsed_precise}] {spinner} {human_pos} cells {per_sec}"
+    };
+    if let Ok(s) = indicatif::ProgressStyle::with_template(style) {
+        b.set_style(s);
+    }
+    b.set_message(msg);
+    b
+}
+
+/// A finished file waiting for verification.
+struct Pending {
+    file: Unrenamed,
+    family: Vec<u8>,
+    region: usize,
+    cells: u64,
+    first_row: Vec<u8>,
+    last_row: Vec<u8>,
+}
+
+fn verify_and_commit(p: Pending) -> Result<FileReport> {
+    let rep = verify_file(p.file.temp_path());
+    if rep.status != Status::Clean || rep.cells != p.cells {
+        let why = rep.problems.first().map_or_else(
+            || format!("{} cells read back, {} written", rep.cells, p.cells),
+            |x| x.message.clone(),
+        );
+        return Err(Error::corrupt(
+            "hbulk verify",
+            format!("{} failed verification: {why}", p.file.target().display()),
+        ));
+    }
+    let s = p.file.commit()?;
+    Ok(FileReport {
+        family: String::from_utf8_lossy(&p.family).into_owned(),
+        region: p.region,
+        path: s.path.unwrap_or_default(),
+        cells: p.cells,
+        bytes: s.file_size,
+        first_row: crate::bytes::to_string_binary(&p.first_row),
+        last_row: crate::bytes::to_string_binary(&p.last_row),
+    })
+}
+
+/// Writes merged cells into per-region, per-family files.
+struct Output<'a> {
+    opts: &'a BuildOptions,
+    regions: &'a Regions,
+    staging: PathBuf,
+    writer: Option<HFileWriter>,
+    family: Vec<u8>,
+    region: usize,
+    written: u64,
+    cells: u64,
+    first_row: Vec<u8>,
+    prev_row: Vec<u8>,
+    tx: mpsc::SyncSender<Pending>,
+    cells_total: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Output<'_> {
+    fn close(&mut self) -> Result<()> {
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        let meta = StoreMeta {
+            max_seq_id: 0,
+            major_compaction: true,
+            bulkload_time: Some(now_ms()),
+            exclude_from_minor_compaction: Some(false),
+            compacted_store_files: Vec::new(),
+        };
+        let file = w.finish_unrenamed(meta)?;
+        let p = Pending {
+            file,
+            family: self.family.clone(),
+            region: self.region,
+            cells: self.cells,
+            first_row: std::mem::take(&mut self.first_row),
+            last_row: self.prev_row.clone(),
+        };
+        self.tx
+            .send(p)
+            .map_err(|_| Error::new(ErrorKind::Io, "hbulk", "the verifier stopped"))
+    }
+
+    fn open(&mut self, row: &[u8]) -> Result<()> {
+        let dir = self
+            .staging
+            .join(String::from_utf8_lossy(&self.family).as_ref());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut o = self.opts.writer.clone();
+        o.family = Some(self.family.clone());
+        o.include_tags = true;
+        o.include_mvcc = true;
+        o.store_file_metadata = true;
+        o.append_metadata = false;
+        o.create_time = now_ms();
+        o.file_info.push((
+            keys::BULKLOAD_SOURCE_TASK.as_bytes().to_vec(),
+            match self.opts.shard {
+                Some((i, n)) => format!("hbulk_shard_{i}_of_{n}_r_{:06}", self.region),
+                None => format!("hbulk_r_{:06}", self.region),
+            }
+            .into_bytes(),
+        ));
+        self.writer = Some(HFileWriter::create(dir.join(new_file_name()), o)?);
+        self.written = 0;
+        self.cells = 0;
+        self.first_row = row.to_vec();
+        Ok(())
+    }
+
+    fn append(&mut self, r: Rec<'_>) -> Result<()> {
+        let key = Key::parse(r.key)?;
+        let row = key.row();
+        let new_row = row != self.prev_row.as_slice() || self.writer.is_none();
+        if key.family() != self.family.as_slice() {
+            self.close()?;
+            self.family = key.family().to_vec();
+        }
+        if new_row {
+            let region = self.regions.region_of(row);
+            if region != self.region {
+                self.close()?;
+                self.region = region;
+            }
+        }
+        let length = (8 + r.key.len() + r.value.len()) as u64;
+        if self.writer.is_some()
+            && self.written + length >= self.opts.max_file_size
+            && row != self.prev_row.as_slice()
+        {
+            self.close()?;
+        }
+        if self.writer.is_none() {
+            self.open(row)?;
+        }
+        if let Some(w) = &mut self.writer {
+            w.append(&Cell {
+                key,
+                value: r.value,
+                tags: &[],
+                seq_id: 0,
+            })?;
+        }
+        self.written += length;
+        self.cells += 1;
+        self.cells_total += 1;
+        if self.cells_total % 65536 == 0 {
+            self.bar.set_position(self.cells_total);
+        }
+        if new_row {
+            self.prev_row.clear();
+            self.prev_row.extend_from_slice(row);
+        }
+        Ok(())
+    }
+}
+
+fn physical_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let l = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = l.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Default `--memory`: a quarter of RAM (1 GiB if unknown).
+pub fn default_memory() -> usize {
+    physical_memory().map_or(1 << 30, |m| (m / 4) as usize)
+}
+
+/// Run a build.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    let mut report = BuildReport::default();
+    if opts.inputs.is_empty() {
+        return Err(Error::usage("no input files (use - for stdin)"));
+    }
+    if let Some((i, n)) = opts.shard {
+        if n == 0 || i >= n {
+            return Err(Error::usage(format!("--shard {i}/{n}: need 0 <= i < n")));
+        }
+        if matches!(opts.regions, RegionSource::Sample(_)) {
+            return Err(Error::usage(
+                "--shard needs fixed split points (--split-file or --table-dir) so all shards agree; --regions samples each shard's input",
+            ));
+        }
+    }
+    if opts.max_files_per_region == 0 || opts.max_file_size == 0 {
+        return Err(Error::usage(
+            "--max-file-size and --max-files-per-region must be positive",
+        ));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+
+    let pid = std::process::id();
+    let staging = opts.out.join(format!("_hbulk-staging-{pid}"));
+    let spill_dir = opts
+        .tmp
+        .clone()
+        .unwrap_or_else(|| opts.out.clone())
+        .join(format!("_hbulk-spill-{pid}"));
+    let r = build_inner(opts, &mut report, &staging, &spill_dir);
+    remove_dir_quietly(&spill_dir);
+    remove_dir_quietly(&staging);
+    r.map(|()| report)
+}
+
+fn build_inner(
+    opts: &BuildOptions,
+    report: &mut BuildReport,
+    staging: &Path,
+    spill_dir: &Path,
+) -> Result<()> {
+    std::fs::create_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+    std::fs::create_dir_all(spill_dir).map_err(|e| Error::io(spill_dir, e))?;
+
+    // Phase 1: read, parse, convert, sort in chunks, spill.
+    let t0 = Instant::now();
+    let total_in: Option<u64> = opts
+        .inputs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                None
+            } else {
+                std::fs::metadata(p).ok().map(|m| m.len())
+            }
+        })
+        .sum();
+    let count = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::sync_channel::<Result<Batch>>(2);
+    let (htx, hrx) = mpsc::sync_channel(1);
+    let reader = spawn_reader(
+        opts.inputs.clone(),
+        opts.separator.clone(),
+        opts.quoting,
+        opts.header,
+        count.clone(),
+        tx,
+        htx,
+    );
+    let header: Option<Vec<Vec<u8>>> = if opts.header {
+        match hrx.recv() {
+            Ok(Some(h)) => Some(h.iter().map(<[u8]>::to_vec).collect()),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if opts.header && header.is_none() {
+        // Either no input at all or a read error; the error arrives on the batch channel.
+        if let Ok(Err(e)) = rx.recv() {
+            return Err(e);
+        }
+        return Err(Error::usage("--header: the input is empty"));
+    }
+    let spec = match &opts.columns {
+        Some(c) => ColumnSpec::parse(c)?,
+        None => match &header {
+            Some(h) => ColumnSpec::from_header(h)?,
+            None => return Err(Error::usage("--columns is required without --header")),
+        },
+    };
+    let mapping = Mapping::new(&spec, opts.row_key.as_ref(), header.as_deref())?;
+    let families = mapping.families();
+    let fam_index: Vec<usize> = mapping
+        .columns
+        .iter()
+        .map(|c| families.iter().position(|f| f == &c.family).unwrap_or(0))
+        .collect();
+    for f in &families {
+        let d = opts.out.join(String::from_utf8_lossy(f).as_ref());
+        if std::fs::read_dir(&d).is_ok_and(|mut rd| rd.next().is_some()) {
+            return Err(Error::usage(format!(
+                "{} already holds files; use an empty output directory",
+                d.display()
+            )));
+        }
+    }
+    let fixed = match &opts.regions {
+        RegionSource::Splits(r) => Some(r.clone()),
+        RegionSource::Single => Some(Regions::default()),
+        RegionSource::Sample(_) => None,
+    };
+    let sample_target: u64 = 100_000;
+    let mut stride = if fixed.is_none() { 1u64 } else { 0 };
+    let mut sample: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut reject = match &opts.reject {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| Error::io(p, e))?,
+        )),
+        None => None,
+    };
+    let memory = opts.memory.max(1 << 20);
+    // Leave room for batches in flight, conversion buffers and the writers.
+    let chunk_limit = (memory / 8 * 5).max(1 << 16);
+    let mut chunk = Chunk::new(chunk_limit, &families);
+    let mut runs: Vec<PathBuf> = Vec::new();
+    let mut tally: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    let pbar = bar(opts.progress, total_in, "parse");
+    let mut first_err: Option<Error> = None;
+    let mut line_buf = Vec::new();
+    for batch in rx.iter() {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                first_err = Some(e);
+                break;
+            }
+        };
+        report.records += batch.recs.len() as u64;
+        let ctx = Ctx {
+            mapping: &mapping,
+            fam_index: fam_index.clone(),
+            timestamp: opts.timestamp,
+            skip_empty: opts.skip_empty,
+            regions: fixed.as_ref(),
+            shard: opts.shard,
+            sample_stride: stride,
+        };
+        let parts: Vec<Converted> = batch
+            .recs
+            .par_chunks(2048)
+            .map(|c| convert(&ctx, c))
+            .collect();
+        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = batch
+            .malformed
+            .into_iter()
+            .map(|(i, l, m)| (i, l, m, None))
+            .collect();
+        for mut p in parts {
+            report.cells_parsed += p.cells;
+            report.other_shard_records += p.other_shard;
+            for (k, v) in std::mem::take(&mut p.tally) {
+                *tally.entry(k).or_insert(0) += v;
+            }
+            for (i, l, reason, rec) in std::mem::take(&mut p.bad) {
+                bad.push((i, l, reason.name().to_string(), Some(rec)));
+            }
+            if stride > 0 {
+                for row in std::mem::take(&mut p.sample) {
+                    sample.push((0, row));
+                }
+                if sample.len() as u64 >= 2 * sample_target {
+                    // Keep every other sampled row and sample half as often from now on.
+                    let mut k = 0u64;
+                    sample.retain(|_| {
+                        k += 1;
+                        k % 2 == 1
+                    });
+                    stride *= 2;
+                }
+            }
+            if chunk.would_overflow(p.bytes.len(), p.cells as usize) {
+                let path = spill_dir.join(format!("run-{:05}", runs.len()));
+                report.spilled_bytes += chunk.spill(&path)?;
+                runs.push(path);
+            }
+            chunk.extend(&p.bytes);
+        }
+        bad.sort_by_key(|(i, l, _, _)| (*i, *l));
+        for (i, line, reason, rec) in bad {
+            report.bad_lines += 1;
+            let reason = if rec.is_none() {
+                format!("{}: {reason}", BadReason::Malformed.name())
+            } else {
+                reason
+            };
+            let key = reason.split(':').next().unwrap_or("").to_string();
+            *report.bad_by_reason.entry(key).or_insert(0) += 1;
+            if let Some(w) = &mut reject {
+                line_buf.clear();
+                let name = opts
+                    .inputs
+                    .get(i)
+                    .map_or(String::new(), |p| p.display().to_string());
+                line_buf.extend_from_slice(format!("{name}:{line}\t{reason}\t").as_bytes());
+                if let Some(r) = &rec {
+                    encode_record(r, &opts.separator, &mut line_buf);
+                }
+                line_buf.push(b'\n');
+                w.write_all(&line_buf)
+                    .map_err(|e| Error::io(opts.reject.clone().unwrap_or_default(), e))?;
+            }
+        }
+        if let Some(max) = opts.max_bad_lines {
+            if report.bad_lines > max {
+                first_err = Some(Error::usage(format!(
+                    "{} bad lines, more than --max-bad-lines {max} ({})",
+                    report.bad_lines,
+                    report
+                        .bad_by_reason
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+                break;
+            }
+        }
+        pbar.set_position(count.load(Ordering::Relaxed));
+    }
+    drop(rx);
+    let _ = reader.join();
+    if let Some(w) = &mut reject {
+        w.flush()
+            .map_err(|e| Error::io(opts.reject.clone().unwrap_or_default(), e))?;
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    pbar.finish_and_clear();
+    report.input_bytes = count.load(Ordering::Relaxed);
+    report.spilled_runs = runs.len();
+
+    let regions = match (fixed, &opts.regions) {
+        (Some(r), _) => r,
+        (None, RegionSource::Sample(n)) => {
+            let r = splits_from_sample(sample.into_iter().map(|(_, r)| r).collect(), *n);
+            // Without fixed splits the tally is per family: spread it over the regions.
+            let n = r.count() as u64;
+            let per_family: BTreeMap<usize, u64> =
+                tally.iter().fold(BTreeMap::new(), |mut m, ((_, f), b)| {
+                    *m.entry(*f).or_insert(0) += b;
+                    m
+                });
+            tally = per_family
+                .into_iter()
+                .flat_map(|(f, b)| (0..n as usize).map(move |reg| ((reg, f), b.div_ceil(n))))
+                .collect();
+            let text = r.to_text();
+            let p = opts.out.join("_hbulk_splits");
+            std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+            r
+        }
+        (None, _) => Regions::default(),
+    };
+    report.regions = regions.count();
+    report.split_keys = regions
+        .splits
+        .iter()
+        .map(|k| crate::bytes::to_string_binary(k))
+        .collect();
+
+    // Before writing: files per region and family.
+    let mut over = Vec::new();
+    for ((reg, f), bytes) in &tally {
+        let files = bytes.div_ceil(opts.max_file_size).max(1);
+        if files > opts.max_files_per_region as u64 {
+            over.push(format!(
+                "region {reg} family {}: {bytes} bytes of cells = about {files} files",
+                String::from_utf8_lossy(families.get(*f).map_or(&b""[..], Vec::as_slice))
+            ));
+        }
+    }
+    if !over.is_empty() {
+        return Err(Error::usage(format!(
+            "more than --max-files-per-region {} files would be written (HBase refuses to load them; raise --max-file-size or add regions): {}",
+            opts.max_files_per_region,
+            over.join("; ")
+        )));
+    }
+
+    // Phase 2: merge and write.
+    let t1 = Instant::now();
+    report.parse_seconds = t1.duration_since(t0).as_secs_f64();
+    chunk.sort();
+    let wbar = bar(opts.progress, None, "write");
+    let (ptx, prx) = mpsc::sync_channel::<Pending>(4);
+    let verifier = std::thread::spawn(move || -> Result<Vec<FileReport>> {
+        let mut out = Vec::new();
+        let mut err = None;
+        for p in prx {
+            if err.is_some() {
+                continue; // drop (removes the temporary file)
+            }
+            match verify_and_commit(p) {
+                Ok(r) => out.push(r),
+                Err(e) => err = Some(e),
+            }
+        }
+        err.map_or(Ok(out), Err)
+    });
+    let mut output = Output {
+        opts,
+        regions: &regions,
+        staging: staging.to_path_buf(),
+        writer: None,
+        family: Vec::new(),
+        region: usize::MAX,
+        written: 0,
+        cells: 0,
+        first_row: Vec::new(),
+        prev_row: Vec::new(),
+        tx: ptx,
+        cells_total: 0,
+        bar: wbar.clone(),
+    };
+    let buffer_per_run = (memory / 4 / runs.len().max(1)).clamp(1 << 16, 4 << 20);
+    let r = merge(&runs, &chunk, buffer_per_run, |rec| output.append(rec))
+        .and_then(|()| output.close());
+    report.cells_written = output.cells_total;
+    drop(output);
+    drop(chunk);
+    let files = verifier
+        .join()
+        .map_err(|_| Error::new(ErrorKind::Io, "hbulk", "the verifier thread failed"))?;
+    r?;
+    let mut files = files?;
+    wbar.finish_and_clear();
+    report.duplicates = report.cells_parsed - report.cells_written.min(report.cells_parsed);
+
+    // Phase 3: move the verified files into place.
+    files.sort_by(|a, b| {
+        (&a.family, a.region, &a.first_row).cmp(&(&b.family, b.region, &b.first_row))
+    });
+    for f in &mut files {
+        let dir = opts.out.join(&f.family);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let name = f
+            .path
+            .file_name()
+            .map(ToOwned::to_owned)
+            .unwrap_or_default();
+        let dest = dir.join(name);
+        std::fs::rename(&f.path, &dest).map_err(|e| Error::io(&f.path, e))?;
+        f.path = dest;
+        report.output_bytes += f.bytes;
+        *report
+            .files_per_region
+            .entry(f.family.clone())
+            .or_default()
+            .entry(f.region)
+            .or_insert(0) += 1;
+    }
+    for f in &families {
+        let d = opts.out.join(String::from_utf8_lossy(f).as_ref());
+        if let Ok(dd) = std::fs::File::open(&d) {
+            let _ = dd.sync_all();
+        }
+    }
+    report.files = files;
+    report.write_seconds = t1.elapsed().as_secs_f64();
+    Ok(())
+}

@@ -1,0 +1,1047 @@
+//! The `hbase.rootdir` layout (FORMATS.md §10.1): tables, regions and stores, the table
+//! descriptor (`.tabledesc/.tableinfo.*`), `.regioninfo`, split reference files and
+//! HFileLinks.
+//!
+//! Both layouts are understood: `data/<namespace>/<table>/` (0.96+) and the pre-namespace
+//! layout of 0.94 and older (`<table>/` directly under the root). Protobuf (`PBUF`) descriptors
+//! are parsed; the legacy Writable forms are reported as unsupported. Nothing is guessed:
+//! missing or inconsistent things are returned as [`Problem`]s or errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::codec::Compression;
+use crate::error::{Error, ErrorKind, Result};
+use crate::hfile::bloom::BloomType;
+use crate::hfile::encoding::Encoding;
+use crate::pb::{self, Value};
+
+const PBUF: &[u8] = b"PBUF";
+
+/// `KEEP_DELETED_CELLS` of a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum KeepDeletedCells {
+    /// Deleted cells are dropped (default).
+    #[default]
+    False,
+    /// Deleted cells and markers are kept (subject to versions and TTL).
+    True,
+    /// Kept until the TTL expires.
+    Ttl,
+}
+
+impl KeepDeletedCells {
+    /// Parse HBase's text (case-insensitive, as HBase upper-cases it).
+    pub fn parse(s: &str) -> Option<KeepDeletedCells> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "FALSE" => Some(KeepDeletedCells::False),
+            "TRUE" => Some(KeepDeletedCells::True),
+            "TTL" => Some(KeepDeletedCells::Ttl),
+            _ => None,
+        }
+    }
+}
+
+/// `HConstants.FOREVER`.
+pub const FOREVER: i64 = i32::MAX as i64;
+
+/// One column family of a table descriptor (`ColumnFamilySchema`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FamilySchema {
+    /// Family name (the store directory name).
+    pub name: Vec<u8>,
+    /// Attributes (text keys and values, e.g. `VERSIONS` = `3`).
+    pub attributes: BTreeMap<String, String>,
+    /// Configuration overrides.
+    pub configuration: BTreeMap<String, String>,
+}
+
+impl FamilySchema {
+    fn attr(&self, k: &str) -> Option<&str> {
+        self.attributes.get(k).map(String::as_str)
+    }
+    fn num(&self, k: &str, default: i64) -> Result<i64> {
+        match self.attr(k) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::corrupt(
+                    "table descriptor",
+                    format!(
+                        "family {}: {k} = {v:?} is not a number",
+                        crate::bytes::to_string_binary(&self.name)
+                    ),
+                )
+            }),
+        }
+    }
+    /// `VERSIONS` (default 1).
+    pub fn max_versions(&self) -> Result<i64> {
+        self.num("VERSIONS", 1)
+    }
+    /// `MIN_VERSIONS` (default 0).
+    pub fn min_versions(&self) -> Result<i64> {
+        self.num("MIN_VERSIONS", 0)
+    }
+    /// `TTL` in seconds (default FOREVER = 2147483647).
+    pub fn ttl_seconds(&self) -> Result<i64> {
+        self.num("TTL", FOREVER)
+    }
+    /// TTL in ms as the store uses it (`HStore.determineTTLFromFamily`): FOREVER or -1 give
+    /// `i64::MAX`.
+    pub fn ttl_ms(&self) -> Result<i64> {
+        let t = self.ttl_seconds()?;
+        Ok(if t == FOREVER || t == -1 {
+            i64::MAX
+        } else {
+            t.saturating_mul(1000)
+        })
+    }
+    /// `KEEP_DELETED_CELLS` (default FALSE).
+    pub fn keep_deleted_cells(&self) -> Result<KeepDeletedCells> {
+        match self.attr("KEEP_DELETED_CELLS") {
+            None => Ok(KeepDeletedCells::False),
+            Some(v) => KeepDeletedCells::parse(v).ok_or_else(|| {
+                Error::corrupt(
+                    "table descriptor",
+                    format!("KEEP_DELETED_CELLS = {v:?} is not FALSE, TRUE or TTL"),
+                )
+            }),
+        }
+    }
+    /// `BLOOMFILTER` (default ROW).
+    pub fn bloom(&self) -> Result<BloomType> {
+        match self.attr("BLOOMFILTER") {
+            None => Ok(BloomType::Row),
+            Some(v) => BloomType::from_name(v.trim()).ok_or_else(|| {
+                Error::unsupported("table descriptor", format!("BLOOMFILTER = {v:?}"))
+            }),
+        }
+    }
+    /// `DATA_BLOCK_ENCODING` (default NONE).
+    pub fn encoding(&self) -> Result<Encoding> {
+        match self.attr("DATA_BLOCK_ENCODING") {
+            None => Ok(Encoding::None),
+            Some(v) => Encoding::from_name(v.trim()).ok_or_else(|| {
+                Error::unsupported("table descriptor", format!("DATA_BLOCK_ENCODING = {v:?}"))
+            }),
+        }
+    }
+    fn compression_attr(&self, k: &str) -> Result<Option<Compression>> {
+        match self.attr(k) {
+            None => Ok(None),
+            Some(v) => Compression::from_name(v.trim())
+                .map(Some)
+                .ok_or_else(|| Error::unsupported("table descriptor", format!("{k} = {v:?}"))),
+        }
+    }
+    /// `COMPRESSION` (default NONE).
+    pub fn compression(&self) -> Result<Compression> {
+        Ok(self
+            .compression_attr("COMPRESSION")?
+            .unwrap_or(Compression::None))
+    }
+    /// The codec a compaction writes with (§12.3): `COMPRESSION_COMPACT_MAJOR`/`_MINOR`,
+    /// then `COMPRESSION_COMPACT`, then `COMPRESSION`.
+    pub fn compaction_compression(&self, major: bool) -> Result<Compression> {
+        let specific = if major {
+            "COMPRESSION_COMPACT_MAJOR"
+        } else {
+            "COMPRESSION_COMPACT_MINOR"
+        };
+        for k in [specific, "COMPRESSION_COMPACT"] {
+            if let Some(c) = self.compression_attr(k)? {
+                return Ok(c);
+            }
+        }
+        self.compression()
+    }
+    /// `BLOCKSIZE` (default 65536).
+    pub fn block_size(&self) -> Result<i64> {
+        self.num("BLOCKSIZE", 65536)
+    }
+}
+
+/// A table descriptor (`TableSchema`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableDescriptor {
+    /// Namespace (`default` for user tables).
+    pub namespace: Vec<u8>,
+    /// Table qualifier.
+    pub name: Vec<u8>,
+    /// Table attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// Column families, in file order.
+    pub families: Vec<FamilySchema>,
+    /// Table configuration.
+    pub configuration: BTreeMap<String, String>,
+}
+
+impl TableDescriptor {
+    /// Parse a `.tableinfo` file's bytes: `PBUF` + TableSchema (to end of file).
+    pub fn parse(bytes: &[u8]) -> Result<TableDescriptor> {
+        let Some(msg) = bytes.strip_prefix(PBUF) else {
+            return Err(Error::unsupported(
+                "table descriptor",
+                "no PBUF magic: a pre-0.96 Writable HTableDescriptor, which is not read",
+            ));
+        };
+        let mut t = TableDescriptor::default();
+        for f in pb::fields(msg, "table descriptor") {
+            match f? {
+                (1, Value::Bytes(b)) => {
+                    let (ns, q) = parse_table_name(b)?;
+                    t.namespace = ns;
+                    t.name = q;
+                }
+                (2, Value::Bytes(b)) => {
+                    let (k, v) = parse_pair(b, "table attribute")?;
+                    t.attributes.insert(k, v);
+                }
+                (3, Value::Bytes(b)) => t.families.push(parse_family(b)?),
+                (4, Value::Bytes(b)) => {
+                    let (k, v) = parse_pair(b, "table configuration")?;
+                    t.configuration.insert(k, v);
+                }
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+
+    /// Read the newest `.tableinfo.*` of a table dir (`.tabledesc/` or, pre-0.96, the table
+    /// dir itself).
+    pub fn read_table_dir(table_dir: &Path) -> Result<(PathBuf, TableDescriptor)> {
+        let path = find_tableinfo(table_dir)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let t = TableDescriptor::parse(&bytes).map_err(|e| e.in_file(&path))?;
+        Ok((path, t))
+    }
+
+    /// The family named `name`.
+    pub fn family(&self, name: &[u8]) -> Option<&FamilySchema> {
+        self.families.iter().find(|f| f.name == name)
+    }
+
+    /// `ns:qualifier`, or just the qualifier for namespace `default`.
+    pub fn display_name(&self) -> String {
+        table_display(&self.namespace, &self.name)
+    }
+}
+
+fn table_display(ns: &[u8], q: &[u8]) -> String {
+    let q = crate::bytes::to_string_binary(q);
+    if ns.is_empty() || ns == b"default" {
+        q
+    } else {
+        format!("{}:{q}", crate::bytes::to_string_binary(ns))
+    }
+}
+
+fn parse_table_name(b: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (mut ns, mut q) = (Vec::new(), Vec::new());
+    for f in pb::fields(b, "TableName") {
+        match f? {
+            (1, Value::Bytes(x)) => ns = x.to_vec(),
+            (2, Value::Bytes(x)) => q = x.to_vec(),
+            _ => {}
+        }
+    }
+    Ok((ns, q))
+}
+
+fn parse_pair(b: &[u8], ctx: &'static str) -> Result<(String, String)> {
+    let (mut k, mut v) = (None, None);
+    for f in pb::fields(b, ctx) {
+        match f? {
+            (1, Value::Bytes(x)) => k = Some(String::from_utf8_lossy(x).into_owned()),
+            (2, Value::Bytes(x)) => v = Some(String::from_utf8_lossy(x).into_owned()),
+            _ => {}
+        }
+    }
+    match (k, v) {
+        (Some(k), Some(v)) => Ok((k, v)),
+        _ => Err(Error::corrupt(ctx, "pair without a name or a value")),
+    }
+}
+
+fn parse_family(b: &[u8]) -> Result<FamilySchema> {
+    let mut fam = FamilySchema::default();
+    let mut named = false;
+    for f in pb::fields(b, "ColumnFamilySchema") {
+        match f? {
+            (1, Value::Bytes(x)) => {
+                fam.name = x.to_vec();
+                named = true;
+            }
+            (2, Value::Bytes(x)) => {
+                let (k, v) = parse_pair(x, "family attribute")?;
+                fam.attributes.insert(k, v);
+            }
+            (3, Value::Bytes(x)) => {
+                let (k, v) = parse_pair(x, "family configuration")?;
+                fam.configuration.insert(k, v);
+            }
+            _ => {}
+        }
+    }
+    if !named {
+        return Err(Error::corrupt(
+            "ColumnFamilySchema",
+            "family without a name",
+        ));
+    }
+    Ok(fam)
+}
+
+/// The newest `.tableinfo.<seq>[.<len>]` of a table dir.
+pub fn find_tableinfo(table_dir: &Path) -> Result<PathBuf> {
+    let mut best: Option<(u64, PathBuf)> = None;
+    for dir in [table_dir.join(".tabledesc"), table_dir.to_path_buf()] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(".tableinfo.") else {
+                continue;
+            };
+            let seq = rest.split('.').next().and_then(|s| s.parse::<u64>().ok());
+            if let Some(seq) = seq {
+                if best.as_ref().is_none_or(|(b, _)| seq > *b) {
+                    best = Some((seq, e.path()));
+                }
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    best.map(|(_, p)| p).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Corrupt,
+            "table descriptor",
+            "no .tabledesc/.tableinfo.* found",
+        )
+        .in_file(table_dir)
+    })
+}
+
+/// `.regioninfo` contents (`RegionInfo` proto).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegionInfo {
+    /// Region id (creation time in ms).
+    pub region_id: u64,
+    /// Table namespace.
+    pub namespace: Vec<u8>,
+    /// Table qualifier.
+    pub table: Vec<u8>,
+    /// Start key (empty = first region).
+    pub start_key: Vec<u8>,
+    /// End key (empty = last region).
+    pub end_key: Vec<u8>,
+    /// Offline flag.
+    pub offline: bool,
+    /// Split-parent flag.
+    pub split: bool,
+    /// Replica id (0 when absent).
+    pub replica_id: i32,
+}
+
+impl RegionInfo {
+    /// Parse `.regioninfo` bytes: `PBUF` + varint-delimited RegionInfo.
+    pub fn parse(bytes: &[u8]) -> Result<RegionInfo> {
+        let Some(rest) = bytes.strip_prefix(PBUF) else {
+            return Err(Error::unsupported(
+                "regioninfo",
+                "no PBUF magic: a pre-0.96 Writable HRegionInfo, which is not read",
+            ));
+        };
+        let (msg, _) = pb::delimited(rest, "regioninfo")?;
+        let mut r = RegionInfo::default();
+        let (mut has_id, mut has_table) = (false, false);
+        for f in pb::fields(msg, "regioninfo") {
+            match f? {
+                (1, Value::Varint(v)) => {
+                    r.region_id = v;
+                    has_id = true;
+                }
+                (2, Value::Bytes(b)) => {
+                    let (ns, q) = parse_table_name(b)?;
+                    r.namespace = ns;
+                    r.table = q;
+                    has_table = true;
+                }
+                (3, Value::Bytes(b)) => r.start_key = b.to_vec(),
+                (4, Value::Bytes(b)) => r.end_key = b.to_vec(),
+                (5, Value::Varint(v)) => r.offline = v != 0,
+                (6, Value::Varint(v)) => r.split = v != 0,
+                (7, Value::Varint(v)) => r.replica_id = v as i32,
+                _ => {}
+            }
+        }
+        if !has_id || !has_table {
+            return Err(Error::corrupt(
+                "regioninfo",
+                "RegionInfo lacks the required region_id or table_name",
+            ));
+        }
+        Ok(r)
+    }
+
+    /// Read `<region_dir>/.regioninfo`.
+    pub fn read(region_dir: &Path) -> Result<RegionInfo> {
+        let p = region_dir.join(".regioninfo");
+        let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        RegionInfo::parse(&b).map_err(|e| e.in_file(&p))
+    }
+
+    /// True when `row` falls in [start_key, end_key).
+    pub fn contains_row(&self, row: &[u8]) -> bool {
+        row >= self.start_key.as_slice()
+            && (self.end_key.is_empty() || row < self.end_key.as_slice())
+    }
+
+    /// `ns:table` (or `table` for namespace default).
+    pub fn table_display(&self) -> String {
+        table_display(&self.namespace, &self.table)
+    }
+}
+
+/// A split reference (`Reference` proto or the 0.94 Writable form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The split KEY (a "first on row" key of the split row).
+    pub split_key: Vec<u8>,
+    /// True for the top half (cells >= split key), false for the bottom half.
+    pub top: bool,
+}
+
+impl Reference {
+    /// Parse a reference file's bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Reference> {
+        if let Some(msg) = bytes.strip_prefix(PBUF) {
+            let (mut key, mut range) = (None, None);
+            for f in pb::fields(msg, "reference") {
+                match f? {
+                    (1, Value::Bytes(b)) => key = Some(b.to_vec()),
+                    (2, Value::Varint(v)) => range = Some(v),
+                    _ => {}
+                }
+            }
+            let split_key =
+                key.ok_or_else(|| Error::corrupt("reference", "Reference without splitkey"))?;
+            let top = match range {
+                Some(0) => true,
+                Some(1) => false,
+                Some(v) => {
+                    return Err(Error::corrupt("reference", format!("unknown range {v}")));
+                }
+                None => return Err(Error::corrupt("reference", "Reference without range")),
+            };
+            return Ok(Reference { split_key, top });
+        }
+        // 0.94 Writable: boolean top, then Bytes.writeByteArray(splitkey).
+        let mut c = crate::bytes::Cursor::new(bytes, "reference");
+        let top = match c.u8("top flag")? {
+            0 => false,
+            1 => true,
+            v => {
+                return Err(Error::corrupt(
+                    "reference",
+                    format!("neither PBUF nor a Writable boolean (first byte {v})"),
+                ))
+            }
+        };
+        let n = c.vint_len("split key length")?;
+        let split_key = c.take(n, "split key")?.to_vec();
+        if !c.is_empty() {
+            return Err(Error::corrupt(
+                "reference",
+                format!("{} bytes after the split key", c.remaining()),
+            ));
+        }
+        crate::cell::Key::parse(&split_key)?;
+        Ok(Reference { split_key, top })
+    }
+
+    /// The split row.
+    pub fn split_row(&self) -> Result<Vec<u8>> {
+        Ok(crate::cell::Key::parse(&self.split_key)?.row().to_vec())
+    }
+}
+
+/// What a store-file name is (§10.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileName {
+    /// A plain HFile: `<hex>[_SeqId_<n>_|_del]`; `bulk_seq_id` from `_SeqId_<n>_`.
+    HFile {
+        /// The bulk-load sequence id in the name.
+        bulk_seq_id: Option<u64>,
+    },
+    /// `<hfile>.<parentEncodedRegion>`.
+    Reference {
+        /// The referenced HFile's name.
+        hfile: String,
+        /// Parent region's encoded name.
+        parent_region: String,
+    },
+    /// `[<ns>=]<table>=<region>-<hfile>`.
+    Link {
+        /// Namespace (`default` when absent).
+        namespace: String,
+        /// Table.
+        table: String,
+        /// Encoded region.
+        region: String,
+        /// HFile name.
+        hfile: String,
+    },
+}
+
+fn is_hfile_name(s: &str) -> Option<Option<u64>> {
+    let hex_end = s
+        .bytes()
+        .position(|b| !(b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .unwrap_or(s.len());
+    if hex_end == 0 {
+        return None;
+    }
+    let rest = s.get(hex_end..)?;
+    if rest.is_empty() || rest == "_del" {
+        return Some(None);
+    }
+    let n = rest.strip_prefix("_SeqId_")?.strip_suffix('_')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok().map(Some)
+}
+
+/// Classify a store-file name, or None when HBase would not open it.
+pub fn classify_name(name: &str) -> Option<FileName> {
+    if let Some(bulk) = is_hfile_name(name) {
+        return Some(FileName::HFile { bulk_seq_id: bulk });
+    }
+    // HFileLink: table=region-hfile (table may carry ns=).
+    if name.contains('=') {
+        let (tbl, rest) = name.rsplit_once('=')?;
+        let (region, hfile) = rest.split_once('-')?;
+        is_hfile_name(hfile)?;
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let (ns, table) = match tbl.split_once('=') {
+            Some((n, t)) => (n.to_string(), t.to_string()),
+            None => ("default".to_string(), tbl.to_string()),
+        };
+        return Some(FileName::Link {
+            namespace: ns,
+            table,
+            region: region.to_string(),
+            hfile: hfile.to_string(),
+        });
+    }
+    let (hfile, parent) = name.rsplit_once('.')?;
+    if parent.is_empty() || !parent.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    // The referenced file may itself be a link name.
+    if is_hfile_name(hfile).is_some() || classify_name(hfile).is_some() {
+        return Some(FileName::Reference {
+            hfile: hfile.to_string(),
+            parent_region: parent.to_string(),
+        });
+    }
+    None
+}
+
+/// A problem found while walking a layout (reported, never papered over).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The path concerned.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A store file as found in a family dir, resolved to the bytes to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFile {
+    /// The entry in the family dir.
+    pub path: PathBuf,
+    /// Its name's kind.
+    pub kind: FileName,
+    /// The HFile whose bytes are read (the file itself, the referenced parent file or the
+    /// link target).
+    pub data_path: PathBuf,
+    /// For references: which half.
+    pub reference: Option<Reference>,
+}
+
+impl StoreFile {
+    /// The `_SeqId_<n>_` of the data file name, if any.
+    pub fn bulk_seq_id(&self) -> Option<u64> {
+        let name = self.data_path.file_name()?.to_str()?;
+        match classify_name(name)? {
+            FileName::HFile { bulk_seq_id } => bulk_seq_id,
+            _ => None,
+        }
+    }
+}
+
+/// One store (family dir) of a region.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The family dir.
+    pub dir: PathBuf,
+    /// Family name (the dir name).
+    pub family: Vec<u8>,
+    /// Store files, sorted by name.
+    pub files: Vec<StoreFile>,
+}
+
+/// One region dir.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// The region dir.
+    pub dir: PathBuf,
+    /// Its encoded name (the dir name).
+    pub encoded_name: String,
+    /// Parsed `.regioninfo`, or why it could not be read.
+    pub info: std::result::Result<RegionInfo, Error>,
+    /// Stores, sorted by family.
+    pub stores: Vec<Store>,
+}
+
+/// One table dir.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The table dir.
+    pub dir: PathBuf,
+    /// Namespace (`default` for the pre-namespace layout).
+    pub namespace: String,
+    /// Table name (the dir name).
+    pub name: String,
+    /// Descriptor, or why it could not be read.
+    pub descriptor: std::result::Result<TableDescriptor, Error>,
+    /// Regions, sorted by start key when known, else by name.
+    pub regions: Vec<Region>,
+}
+
+/// Locations used to resolve references and links: the root dir, if known.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// `hbase.rootdir`.
+    pub root: Option<PathBuf>,
+}
+
+impl Context {
+    /// Find the root dir above `p` (a dir holding `data/` or `hbase.version`), if any.
+    pub fn for_path(p: &Path) -> Context {
+        let mut cur = Some(p);
+        while let Some(d) = cur {
+            if d.join("hbase.version").is_file()
+                || d.join("data").is_dir() && d.join("data").join("default").is_dir()
+            {
+                return Context {
+                    root: Some(d.to_path_buf()),
+                };
+            }
+            cur = d.parent();
+        }
+        Context::default()
+    }
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Names in a region dir that are never family dirs.
+const REGION_NON_FAMILY: &[&str] = &["recovered.edits", ".tmp", ".splits", ".merges", ".oldlogs"];
+
+/// Read a family dir: classify and resolve every store file. Unresolvable files are
+/// reported as problems (and left out).
+pub fn read_store(family_dir: &Path, ctx: &Context, problems: &mut Vec<Problem>) -> Result<Store> {
+    let family = family_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().as_bytes().to_vec())
+        .unwrap_or_default();
+    let mut files = Vec::new();
+    for (name, path) in sorted_entries(family_dir)? {
+        if name.starts_with('.') || name.ends_with(".crc") {
+            continue;
+        }
+        let Ok(md) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if md.is_dir() {
+            continue;
+        }
+        let Some(kind) = classify_name(&name) else {
+            problems.push(Problem {
+                path,
+                message: "not a store-file name HBase would open; ignored".into(),
+            });
+            continue;
+        };
+        match resolve(&path, &kind, ctx) {
+            Ok(Some(sf)) => files.push(sf),
+            Ok(None) => problems.push(Problem {
+                path,
+                message: "zero-length file; skipped as HBase does".into(),
+            }),
+            Err(e) => problems.push(Problem {
+                path,
+                message: e.to_string(),
+            }),
+        }
+    }
+    Ok(Store {
+        dir: family_dir.to_path_buf(),
+        family,
+        files,
+    })
+}
+
+fn resolve(path: &Path, kind: &FileName, ctx: &Context) -> Result<Option<StoreFile>> {
+    match kind {
+        FileName::HFile { .. } => {
+            let len = std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .len();
+            if len == 0 {
+                return Ok(None);
+            }
+            Ok(Some(StoreFile {
+                path: path.to_path_buf(),
+                kind: kind.clone(),
+                data_path: path.to_path_buf(),
+                reference: None,
+            }))
+        }
+        FileName::Link {
+            namespace,
+            table,
+            region,
+            hfile,
+        } => {
+            let family = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|f| f.to_os_string())
+                .unwrap_or_default();
+            let target = resolve_link(ctx, namespace, table, region, &family, hfile)
+                .map_err(|e| e.in_file(path))?;
+            Ok(Some(StoreFile {
+                path: path.to_path_buf(),
+                kind: kind.clone(),
+                data_path: target,
+                reference: None,
+            }))
+        }
+        FileName::Reference {
+            hfile,
+            parent_region,
+        } => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let r = Reference::parse(&bytes).map_err(|e| e.in_file(path))?;
+            // The parent region is a sibling of this region, in the same table dir.
+            let family_dir = path.parent().unwrap_or(Path::new("."));
+            let family = family_dir
+                .file_name()
+                .map(|f| f.to_os_string())
+                .unwrap_or_default();
+            let table_dir = family_dir.parent().and_then(Path::parent);
+            let mut candidates = Vec::new();
+            if let Some(t) = table_dir {
+                candidates.push(t.join(parent_region).join(&family).join(hfile));
+            }
+            if let (Some(root), Some(t)) = (&ctx.root, table_dir) {
+                if let (Some(tn), Some(ns)) = (t.file_name(), t.parent().and_then(Path::file_name))
+                {
+                    candidates.push(
+                        root.join("archive/data")
+                            .join(ns)
+                            .join(tn)
+                            .join(parent_region)
+                            .join(&family)
+                            .join(hfile),
+                    );
+                }
+            }
+            let kind2 = classify_name(hfile);
+            let target = if let Some(FileName::Link {
+                namespace,
+                table,
+                region,
+                hfile: lf,
+            }) = kind2
+            {
+                resolve_link(ctx, &namespace, &table, &region, &family, &lf)?
+            } else {
+                candidates
+                    .iter()
+                    .find(|c| c.is_file())
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::corrupt(
+                            "reference",
+                            format!(
+                                "referenced parent file not found (looked at {})",
+                                candidates
+                                    .iter()
+                                    .map(|c| c.display().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                        .in_file(path)
+                    })?
+            };
+            Ok(Some(StoreFile {
+                path: path.to_path_buf(),
+                kind: kind.clone(),
+                data_path: target,
+                reference: Some(r),
+            }))
+        }
+    }
+}
+
+/// Resolve an HFileLink in the order HBase tries: `data/`, `.tmp/`, `archive/`.
+pub fn resolve_link(
+    ctx: &Context,
+    namespace: &str,
+    table: &str,
+    region: &str,
+    family: &std::ffi::OsStr,
+    hfile: &str,
+) -> Result<PathBuf> {
+    let root = ctx.root.as_ref().ok_or_else(|| {
+        Error::usage(format!(
+            "HFileLink {table}={region}-{hfile}: no root dir found above the store to resolve it"
+        ))
+    })?;
+    let rel = Path::new(namespace)
+        .join(table)
+        .join(region)
+        .join(family)
+        .join(hfile);
+    let tries = [
+        root.join("data").join(&rel),
+        root.join(".tmp/data").join(&rel),
+        root.join("archive/data").join(&rel),
+    ];
+    tries.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        Error::corrupt(
+            "hfilelink",
+            format!(
+                "link target {}={region}-{hfile} not found in data/, .tmp/ or archive/",
+                if namespace == "default" {
+                    table.to_string()
+                } else {
+                    format!("{namespace}={table}")
+                }
+            ),
+        )
+    })
+}
+
+/// Read a region dir (its `.regioninfo` and every family dir).
+pub fn read_region(
+    region_dir: &Path,
+    ctx: &Context,
+    problems: &mut Vec<Problem>,
+) -> Result<Region> {
+    let encoded_name = region_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let info = RegionInfo::read(region_dir);
+    if let Err(e) = &info {
+        problems.push(Problem {
+            path: region_dir.join(".regioninfo"),
+            message: e.to_string(),
+        });
+    }
+    let mut stores = Vec::new();
+    for (name, path) in sorted_entries(region_dir)? {
+        if name.starts_with('.') || REGION_NON_FAMILY.contains(&name.as_str()) || !path.is_dir() {
+            continue;
+        }
+        stores.push(read_store(&path, ctx, problems)?);
+    }
+    Ok(Region {
+        dir: region_dir.to_path_buf(),
+        encoded_name,
+        info,
+        stores,
+    })
+}
+
+/// Read a table dir: descriptor and regions. Family dirs not in the descriptor, and
+/// descriptor families without a dir, are reported.
+pub fn read_table(table_dir: &Path, ctx: &Context, problems: &mut Vec<Problem>) -> Result<Table> {
+    let name = table_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let namespace = match (&ctx.root, table_dir.parent()) {
+        (Some(root), Some(p)) if p.parent() == Some(root.join("data").as_path()) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        _ => "default".to_string(),
+    };
+    let descriptor = TableDescriptor::read_table_dir(table_dir).map(|(_, t)| t);
+    if let Err(e) = &descriptor {
+        problems.push(Problem {
+            path: table_dir.to_path_buf(),
+            message: e.to_string(),
+        });
+    }
+    let mut regions = Vec::new();
+    for (n, path) in sorted_entries(table_dir)? {
+        if n.starts_with('.') || !path.is_dir() {
+            continue;
+        }
+        if !path.join(".regioninfo").is_file() {
+            problems.push(Problem {
+                path,
+                message: "directory without .regioninfo; not a region, ignored".into(),
+            });
+            continue;
+        }
+        let r = read_region(&path, ctx, problems)?;
+        if let Ok(t) = &descriptor {
+            for s in &r.stores {
+                if t.family(&s.family).is_none() {
+                    problems.push(Problem {
+                        path: s.dir.clone(),
+                        message: "family dir not in the table descriptor".into(),
+                    });
+                }
+            }
+        }
+        regions.push(r);
+    }
+    regions.sort_by(|a, b| match (&a.info, &b.info) {
+        (Ok(x), Ok(y)) => x
+            .start_key
+            .cmp(&y.start_key)
+            .then(a.encoded_name.cmp(&b.encoded_name)),
+        _ => a.encoded_name.cmp(&b.encoded_name),
+    });
+    Ok(Table {
+        dir: table_dir.to_path_buf(),
+        namespace,
+        name,
+        descriptor,
+        regions,
+    })
+}
+
+/// True when `root` uses the namespaced layout (`data/<ns>/<table>/`).
+fn is_namespaced(root: &Path) -> bool {
+    let data = root.join("data");
+    let Ok(nss) = sorted_entries(&data) else {
+        return false;
+    };
+    // In the 0.94 layout `data` can be a table: its children are regions.
+    !nss.iter().any(|(_, p)| p.join(".regioninfo").is_file())
+}
+
+/// Directories at the root of a pre-namespace rootdir that are not tables.
+const LEGACY_NON_TABLES: &[&str] = &[
+    ".logs",
+    ".oldlogs",
+    ".corrupt",
+    ".hbck",
+    ".tmp",
+    ".archive",
+    ".snapshot",
+    ".hbase-snapshot",
+    "WALs",
+    "oldWALs",
+    "archive",
+    "corrupt",
+    "staging",
+    "mobdir",
+    "MasterData",
+];
+
+/// Find every table dir under a root dir, in either layout.
+pub fn find_tables(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if is_namespaced(root) {
+        for (_, ns) in sorted_entries(&root.join("data"))? {
+            if !ns.is_dir() {
+                continue;
+            }
+            for (n, t) in sorted_entries(&ns)? {
+                if t.is_dir() && !n.starts_with('.') {
+                    out.push(t);
+                }
+            }
+        }
+    } else {
+        for (n, t) in sorted_entries(root)? {
+            if !t.is_dir() || LEGACY_NON_TABLES.contains(&n.as_str()) {
+                continue;
+            }
+            let is_table = find_tableinfo(&t).is_ok()
+                || sorted_entries(&t)?
+                    .iter()
+                    .any(|(_, r)| r.join(".regioninfo").is_file());
+            if is_table {
+                out.push(t);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a path given on a command line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirKind {
+    /// An `hbase.rootdir`.
+    Root,
+    /// A table dir.
+    Table,
+    /// A region dir.
+    Region,
+    /// A family (store) dir.
+    Store,
+}
+
+/// Classify a directory as CompactionTool does (§12.4), plus root dirs.
+pub fn dir_kind(p: &Path) -> Option<DirKind> {
+    if !p.is_dir() {
+        return None;
+    }
+    if p.join(".regioninfo").is_file() {
+        return Some(DirKind::Region);
+    }
+    if p.parent().is_some_and(|r| r.join(".regioninfo").is_file()) {
+        return Some(DirKind::Store);
+    }
+    if p.join(".tabledesc").is_dir() || find_tableinfo(p).is_ok() {
+        return Some(DirKind::Table);
+    }
+    if p.join("data").is_dir() || p.join("hbase.version").is_file() {
+        return Some(DirKind::Root);
+    }
+    None
+}
+
+/// The table dir holding a region dir.
+pub fn table_dir_of_region(region_dir: &Path) -> Option<&Path> {
+    region_dir.parent()
+}
