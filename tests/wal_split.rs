@@ -208,8 +208,8 @@ fn hostile_names_never_escape_out() {
 type Cells = BTreeMap<(String, String, String), Vec<(Vec<u8>, Vec<u8>, Vec<u8>, u64)>>;
 
 fn wal_cells(files: &[PathBuf]) -> Cells {
-    let mut m: BTreeMap<(String, String, String), BTreeMap<(Vec<u8>, u64), (Vec<u8>, Vec<u8>)>> =
-        BTreeMap::new();
+    type ByKey = BTreeMap<(Vec<u8>, u64), (Vec<u8>, Vec<u8>)>;
+    let mut m: BTreeMap<(String, String, String), ByKey> = BTreeMap::new();
     for f in files {
         let mut r = WalReader::open(f).unwrap();
         while let Some(e) = r.next_entry().unwrap() {

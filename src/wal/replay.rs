@@ -46,11 +46,12 @@ pub fn store_max_seq_id(family_dir: &Path) -> Result<(i64, Vec<(PathBuf, String)
     Ok((max, bad))
 }
 
+/// Max sequence id per family (store folder name).
+pub type StoreSeqIds = BTreeMap<Vec<u8>, i64>;
+
 /// Store folders of a region folder (every sub-folder except hidden ones and
 /// `recovered.edits`) and their max sequence ids.
-pub fn region_store_seq_ids(
-    region_dir: &Path,
-) -> Result<(BTreeMap<Vec<u8>, i64>, Vec<(PathBuf, String)>)> {
+pub fn region_store_seq_ids(region_dir: &Path) -> Result<(StoreSeqIds, Vec<(PathBuf, String)>)> {
     let mut out = BTreeMap::new();
     let mut bad = Vec::new();
     let rd = std::fs::read_dir(region_dir).map_err(|e| Error::io(region_dir, e))?;

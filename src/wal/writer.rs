@@ -675,13 +675,7 @@ mod tests {
                     seq_id: 0,
                 })
                 .collect();
-            let region = if recovered {
-                "r0"
-            } else if e % 3 == 0 {
-                "r0"
-            } else {
-                "r1"
-            };
+            let region = if recovered || e % 3 == 0 { "r0" } else { "r1" };
             let k = key(region, e as u64 + 1);
             w.append(&k, &cells).unwrap();
             expect.push((
