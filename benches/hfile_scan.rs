@@ -110,7 +110,8 @@ fn floor(f: &HFile, offsets: &[u64]) -> u64 {
             |(disk, out), &o| {
                 let mut head = [0u8; 33];
                 file.read_exact_at(&mut head[..hs], o).expect("read header");
-                let on_disk = i32::from_be_bytes([head[8], head[9], head[10], head[11]]) as usize + hs;
+                let on_disk =
+                    i32::from_be_bytes([head[8], head[9], head[10], head[11]]) as usize + hs;
                 disk.resize(on_disk, 0);
                 file.read_exact_at(disk, o).expect("read block");
                 let raw = hbkit::hfile::block::RawBlock::at(disk, 0, hs == 33).expect("block");

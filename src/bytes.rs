@@ -256,15 +256,24 @@ pub fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= n {
-        let x = a.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_be_bytes);
-        let y = b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_be_bytes);
+        let x = a
+            .get(i..i + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map_or(0, u64::from_be_bytes);
+        let y = b
+            .get(i..i + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map_or(0, u64::from_be_bytes);
         if x != y {
             return x.cmp(&y);
         }
         i += 8;
     }
     while i < n {
-        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(0),
+            b.get(i).copied().unwrap_or(0),
+        );
         if x != y {
             return x.cmp(&y);
         }
@@ -417,9 +426,19 @@ mod tests {
                 push_string_binary(&mut fast, &v);
                 let slow: String = v
                     .iter()
-                    .map(|&x| if printable(x) { (x as char).to_string() } else { format!("\\x{x:02X}") })
+                    .map(|&x| {
+                        if printable(x) {
+                            (x as char).to_string()
+                        } else {
+                            format!("\\x{x:02X}")
+                        }
+                    })
                     .collect();
-                assert_eq!(String::from_utf8(fast).unwrap(), slow, "byte {c:#x} at {pos}");
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    slow,
+                    "byte {c:#x} at {pos}"
+                );
             }
         }
     }
@@ -436,7 +455,17 @@ mod tests {
 
     #[test]
     fn compare_matches_slice_order() {
-        let v: Vec<&[u8]> = vec![b"", b"a", b"ab", b"abcdefgh", b"abcdefghi", b"abcdefgi", b"\xff", b"abcdefgh\x00", b"b"];
+        let v: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgi",
+            b"\xff",
+            b"abcdefgh\x00",
+            b"b",
+        ];
         for x in &v {
             for y in &v {
                 assert_eq!(compare(x, y), x.cmp(y), "{x:?} {y:?}");

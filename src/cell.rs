@@ -158,7 +158,9 @@ impl<'a> Key<'a> {
     /// Family bytes followed by qualifier bytes.
     #[inline]
     pub fn family_qualifier(&self) -> &'a [u8] {
-        self.raw.get(3 + self.row_len..self.raw.len() - 9).unwrap_or(&[])
+        self.raw
+            .get(3 + self.row_len..self.raw.len() - 9)
+            .unwrap_or(&[])
     }
     /// Timestamp.
     #[inline]
@@ -380,9 +382,11 @@ pub fn compare_after_row(a: &Key<'_>, b: &Key<'_>) -> Ordering {
         // Equal family lengths: family + qualifier compare as one byte string.
         crate::bytes::compare(a.family_qualifier(), b.family_qualifier())
     } else {
-        crate::bytes::compare(a.family(), b.family()).then_with(|| crate::bytes::compare(a.qualifier(), b.qualifier()))
+        crate::bytes::compare(a.family(), b.family())
+            .then_with(|| crate::bytes::compare(a.qualifier(), b.qualifier()))
     };
-    col.then_with(|| b.timestamp().cmp(&a.timestamp())).then_with(|| b.type_code().cmp(&a.type_code()))
+    col.then_with(|| b.timestamp().cmp(&a.timestamp()))
+        .then_with(|| b.type_code().cmp(&a.type_code()))
 }
 
 /// hbase:meta row order: `table,startkey,id` compared part by part.

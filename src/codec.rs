@@ -180,7 +180,8 @@ fn gunzip(input: &[u8], out: &mut [u8]) -> Result<usize> {
 }
 
 fn unzstd(input: &[u8], out: &mut [u8]) -> Result<usize> {
-    let d = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| Error::corrupt("zstd payload", e.to_string()))?;
+    let d = zstd::stream::read::Decoder::with_buffer(input)
+        .map_err(|e| Error::corrupt("zstd payload", e.to_string()))?;
     read_stream(d, out, "zstd payload")
 }
 
@@ -198,7 +199,10 @@ fn read_stream(mut d: impl Read, out: &mut [u8], context: &'static str) -> Resul
     let mut probe = [0u8; 1];
     match d.read(&mut probe).map_err(corrupt)? {
         0 => Ok(n),
-        _ => Err(Error::corrupt(context, "stream holds more bytes than the header declares")),
+        _ => Err(Error::corrupt(
+            context,
+            "stream holds more bytes than the header declares",
+        )),
     }
 }
 

@@ -53,7 +53,10 @@ impl LruDict {
         self.index.clear();
     }
     fn unlink(&mut self, i: usize) {
-        let (p, n) = (self.prev.get(i).copied().unwrap_or(NIL), self.next.get(i).copied().unwrap_or(NIL));
+        let (p, n) = (
+            self.prev.get(i).copied().unwrap_or(NIL),
+            self.next.get(i).copied().unwrap_or(NIL),
+        );
         match self.next.get_mut(p) {
             Some(x) => *x = n,
             None => self.head = n,

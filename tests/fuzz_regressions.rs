@@ -19,7 +19,13 @@ fn small_file(compression: Compression) -> Vec<u8> {
     };
     let mut w = HFileWriter::in_memory(opts).expect("writer");
     for i in 0..10u32 {
-        let key = make_key(format!("row-{i:03}").as_bytes(), b"f", b"q", 1, KeyType::Put as u8);
+        let key = make_key(
+            format!("row-{i:03}").as_bytes(),
+            b"f",
+            b"q",
+            1,
+            KeyType::Put as u8,
+        );
         let cell = Cell {
             key: Key::parse(&key).expect("key"),
             value: b"v",
@@ -49,7 +55,11 @@ fn huge_declared_uncompressed_size_is_refused_before_allocating() {
         .expect_err("a 1.9 GiB index block must be refused");
     assert!(e.message.contains("limit"), "{e}");
     // Reported at the block's payload, before any allocation of the declared size.
-    assert_eq!(e.offset, Some(root.offset + u64::from(root.header_size)), "{e}");
+    assert_eq!(
+        e.offset,
+        Some(root.offset + u64::from(root.header_size)),
+        "{e}"
+    );
 
     let r = verify_bytes(Path::new("small.hfile"), b);
     assert_eq!(r.status, Status::Unreadable, "{:?}", r.problems);

@@ -44,7 +44,12 @@ fn files(out: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn read_file(p: &Path) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>)> {
+/// (row, family, qualifier, timestamp, value).
+type Row5 = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
+/// ((row, family, qualifier, timestamp), value).
+type Keyed = ((Vec<u8>, Vec<u8>, Vec<u8>, i64), Vec<u8>);
+
+fn read_file(p: &Path) -> Vec<Row5> {
     let f = HFile::open(p).unwrap();
     let mut s = f.scanner();
     let mut out = Vec::new();
@@ -70,13 +75,7 @@ fn read_all(out: &Path) -> Cells {
     m
 }
 
-fn cell(
-    r: &str,
-    f: &str,
-    q: &str,
-    ts: i64,
-    v: &str,
-) -> ((Vec<u8>, Vec<u8>, Vec<u8>, i64), Vec<u8>) {
+fn cell(r: &str, f: &str, q: &str, ts: i64, v: &str) -> Keyed {
     ((r.into(), f.into(), q.into(), ts), v.as_bytes().to_vec())
 }
 

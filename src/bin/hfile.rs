@@ -1108,7 +1108,11 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
             continue;
         }
         let mut p = Params::from_family(f, now)?;
-        p.max_versions = if a.raw { a.versions } else { a.versions.min(p.max_versions) };
+        p.max_versions = if a.raw {
+            a.versions
+        } else {
+            a.versions.min(p.max_versions)
+        };
         p.time_range = time_range;
         p.columns = wanted.get(&f.name).cloned().flatten();
         params.insert(f.name.clone(), p);

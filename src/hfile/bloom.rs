@@ -7,7 +7,6 @@ use crate::cell::{make_key, Key, Order, LATEST_TIMESTAMP};
 use crate::error::{Error, Result};
 use crate::hfile::index::{self, IndexEntry};
 
-
 /// `BloomType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum BloomType {

@@ -313,7 +313,9 @@ impl HFile {
     /// Reading the range again simply refaults the same bytes from the page cache.
     pub fn release(&self, offset: u64, len: u64) {
         if let Source::Mapped(m) = &self.source {
-            let (Ok(o), Ok(l)) = (usize::try_from(offset), usize::try_from(len)) else { return };
+            let (Ok(o), Ok(l)) = (usize::try_from(offset), usize::try_from(len)) else {
+                return;
+            };
             if o.checked_add(l).is_none_or(|end| end > m.len()) {
                 return;
             }

@@ -163,9 +163,16 @@ struct ChunkCache {
 impl Blooms {
     /// Some(true/false) for a key in a readable chunk; None when the key sorts before every
     /// chunk (a miss) is Some(false); None means "cannot tell" (chunk unreadable).
-    fn contains(f: &HFile, bloom: &(bloom::BloomMeta, Vec<usize>), cache: &mut ChunkCache, key: &[u8]) -> Option<bool> {
+    fn contains(
+        f: &HFile,
+        bloom: &(bloom::BloomMeta, Vec<usize>),
+        cache: &mut ChunkCache,
+        key: &[u8],
+    ) -> Option<bool> {
         let (meta, bad) = bloom;
-        let Some(i) = meta.chunk_for(key) else { return Some(false) };
+        let Some(i) = meta.chunk_for(key) else {
+            return Some(false);
+        };
         if bad.contains(&i) {
             return None;
         }
@@ -560,14 +567,31 @@ fn load_blooms(f: &HFile, r: &mut Report) -> Blooms {
     }
 }
 
-fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut ChunkCache, dcache: &mut ChunkCache) -> BlockResult {
-    let mut b = BlockResult { min_ts: i64::MAX, max_ts: i64::MIN, earliest_put: i64::MAX, ..Default::default() };
-    let bt = Some(h.block_type.name());
-    let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
-        if b.problems.len() < 100 {
-            b.problems.push(Problem { check, offset, block_type: bt, message });
-        }
+fn check_data_block(
+    f: &HFile,
+    h: &BlockHeader,
+    blooms: &Blooms,
+    gcache: &mut ChunkCache,
+    dcache: &mut ChunkCache,
+) -> BlockResult {
+    let mut b = BlockResult {
+        min_ts: i64::MAX,
+        max_ts: i64::MIN,
+        earliest_put: i64::MAX,
+        ..Default::default()
     };
+    let bt = Some(h.block_type.name());
+    let problem =
+        |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
+            if b.problems.len() < 100 {
+                b.problems.push(Problem {
+                    check,
+                    offset,
+                    block_type: bt,
+                    message,
+                });
+            }
+        };
     let raw = match f.block(h.offset) {
         Ok(r) => r,
         Err(e) => {
@@ -590,7 +614,11 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
     let mut dec = match f.decoder(h, payload) {
         Ok(d) => d,
         Err(e) => {
-            let check = if e.kind == ErrorKind::Unsupported { "unsupported" } else { "decode" };
+            let check = if e.kind == ErrorKind::Unsupported {
+                "unsupported"
+            } else {
+                "decode"
+            };
             problem(&mut b, check, e.offset, e.message);
             return b;
         }
@@ -608,7 +636,12 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                problem(&mut b, "decode", Some(base + e.offset.unwrap_or(pos as u64)), e.message);
+                problem(
+                    &mut b,
+                    "decode",
+                    Some(base + e.offset.unwrap_or(pos as u64)),
+                    e.message,
+                );
                 break;
             }
         };
@@ -625,15 +658,34 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
         let kt = k.key_type();
         match kt {
             Some(KeyType::Put) => b.earliest_put = b.earliest_put.min(ts),
-            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => b.delete_family += 1,
-            Some(KeyType::Minimum) | Some(KeyType::Maximum) => {
-                problem(&mut b, "cell", at, format!("cell {} has a synthetic key type", k.key_string()))
+            Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion) => {
+                b.delete_family += 1
             }
-            None => problem(&mut b, "cell", at, format!("cell {} has invalid type code {}", k.key_string(), k.type_code())),
+            Some(KeyType::Minimum) | Some(KeyType::Maximum) => problem(
+                &mut b,
+                "cell",
+                at,
+                format!("cell {} has a synthetic key type", k.key_string()),
+            ),
+            None => problem(
+                &mut b,
+                "cell",
+                at,
+                format!(
+                    "cell {} has invalid type code {}",
+                    k.key_string(),
+                    k.type_code()
+                ),
+            ),
             _ => {}
         }
         if !cell.tags.is_empty() && cell.tags().any(|t| t.is_err()) {
-            problem(&mut b, "cell", at, format!("cell {} has malformed tags", k.key_string()));
+            problem(
+                &mut b,
+                "cell",
+                at,
+                format!("cell {} has malformed tags", k.key_string()),
+            );
         }
         // Order against the previous cell; tells whether the row / column changed.
         let (row_changed, col_changed) = match prev_key.map(Key::parse) {
@@ -650,10 +702,22 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
                     (_, r) => r,
                 };
                 if ord == std::cmp::Ordering::Greater {
-                    problem(&mut b, "order", at, format!("cell {} sorts before the previous cell {}", k.key_string(), pk.key_string()));
+                    problem(
+                        &mut b,
+                        "order",
+                        at,
+                        format!(
+                            "cell {} sorts before the previous cell {}",
+                            k.key_string(),
+                            pk.key_string()
+                        ),
+                    );
                 }
                 let row_changed = rows != std::cmp::Ordering::Equal;
-                (row_changed, row_changed || crate::bytes::compare(pk.qualifier(), k.qualifier()).is_ne())
+                (
+                    row_changed,
+                    row_changed || crate::bytes::compare(pk.qualifier(), k.qualifier()).is_ne(),
+                )
             }
         };
         if is_row_index && row_changed {
@@ -668,7 +732,10 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
                     Some(&scratch)
                 }
                 BloomType::RowPrefixFixedLength if row_changed => {
-                    let p = k.row().get(..blooms.prefix_len.min(k.row().len())).unwrap_or(&[]);
+                    let p = k
+                        .row()
+                        .get(..blooms.prefix_len.min(k.row().len()))
+                        .unwrap_or(&[]);
                     if last_prefix.as_deref() == Some(p) {
                         None
                     } else {
@@ -696,10 +763,22 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
             }
         }
         if let Some(db) = &blooms.delete_family {
-            if matches!(kt, Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)) && last_df_row.as_deref() != Some(k.row()) {
+            if matches!(
+                kt,
+                Some(KeyType::DeleteFamily) | Some(KeyType::DeleteFamilyVersion)
+            ) && last_df_row.as_deref() != Some(k.row())
+            {
                 b.bloom_checked += 1;
                 if Blooms::contains(f, db, dcache, k.row()) == Some(false) {
-                    problem(&mut b, "bloom", at, format!("delete-family bloom does not contain the row of {}", k.key_string()));
+                    problem(
+                        &mut b,
+                        "bloom",
+                        at,
+                        format!(
+                            "delete-family bloom does not contain the row of {}",
+                            k.key_string()
+                        ),
+                    );
                 }
                 last_df_row = Some(k.row().to_vec());
             }
@@ -707,10 +786,17 @@ fn check_data_block(f: &HFile, h: &BlockHeader, blooms: &Blooms, gcache: &mut Ch
     }
     let last = dec.last_key().map(<[u8]>::to_vec);
     if let Err((declared, computed)) = dec.check_unencoded_size() {
-        problem(&mut b, "decode", Some(h.offset), format!("block declares unencoded size {declared}, cells add up to {computed}"));
+        problem(
+            &mut b,
+            "decode",
+            Some(h.offset),
+            format!("block declares unencoded size {declared}, cells add up to {computed}"),
+        );
     }
     if let Some((n, offs)) = dec.row_index() {
-        let stored: Vec<usize> = (0..n).filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize)).collect();
+        let stored: Vec<usize> = (0..n)
+            .filter_map(|i| crate::bytes::be_i32(offs, i * 4).map(|v| v as usize))
+            .collect();
         if stored != row_starts {
             problem(&mut b, "decode", Some(h.offset), format!("ROW_INDEX_V1 row offsets {stored:?} differ from the rows found at {row_starts:?}"));
         }
@@ -1055,7 +1141,10 @@ fn check_file_info(f: &HFile, r: &mut Report, s: FileStats) {
             None => bad("hfile.LASTKEY is missing".into()),
         }
     }
-    if let (Some(ak), Some(av)) = (s.key_sum.checked_div(s.cells), s.val_sum.checked_div(s.cells)) {
+    if let (Some(ak), Some(av)) = (
+        s.key_sum.checked_div(s.cells),
+        s.val_sum.checked_div(s.cells),
+    ) {
         let (ak, av) = (ak as i64, av as i64);
         match fi.get_i32(keys::AVG_KEY_LEN) {
             Some(v) if v as i64 == ak => {}
