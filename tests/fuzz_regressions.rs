@@ -64,3 +64,37 @@ fn huge_declared_uncompressed_size_is_refused_before_allocating() {
     let r = verify_bytes(Path::new("small.hfile"), b);
     assert_eq!(r.status, Status::Unreadable, "{:?}", r.problems);
 }
+
+/// `hfile_read` panic (a 1 KB HBase 0.98 file with a ROW bloom, one byte changed): the
+/// general bloom meta declared totalKeyCount 0xF700000000000002 (negative) and
+/// totalMaxKeys 3. `pretty::meta_text`'s "Percentage filled" saturated the percentage to
+/// i64::MIN and `i64::abs` overflowed ("attempt to negate with overflow"). Fixed in
+/// `pretty::percent` with `unsigned_abs`.
+#[test]
+fn bloom_percentage_of_a_negative_key_count_renders() {
+    let mut b = small_file(Compression::None);
+    let f = HFile::from_bytes("small.hfile", b.clone()).expect("pristine file opens");
+    let meta = f
+        .load_on_open
+        .iter()
+        .find(|h| h.block_type == BlockType::GeneralBloomMeta)
+        .copied()
+        .expect("ROW bloom meta");
+    // Payload: version:i32 totalByteSize:i64 hashCount:i32 hashType:i32 totalKeyCount:i64
+    // totalMaxKeys:i64 ...
+    let at = meta.offset as usize + usize::from(meta.header_size) + 20;
+    b[at..at + 8].copy_from_slice(&0xF700_0000_0000_0002u64.to_be_bytes());
+    b[at + 8..at + 16].copy_from_slice(&3i64.to_be_bytes());
+
+    let f = HFile::from_bytes_with("small.hfile", b, false).expect("opens without checksums");
+    let m = &f.general_bloom.as_ref().expect("general bloom").meta;
+    assert_eq!(
+        (m.total_key_count, m.total_max_keys),
+        (0xF700_0000_0000_0002u64 as i64, 3)
+    );
+    let text = hbkit::hfile::pretty::meta_text(&f);
+    assert!(
+        text.contains("Percentage filled: -9,223,372,036,854,775,808%"),
+        "{text}"
+    );
+}

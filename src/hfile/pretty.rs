@@ -167,7 +167,7 @@ fn percent(x: f64) -> String {
         v.round()
     };
     let n = r as i64;
-    let digits = n.abs().to_string();
+    let digits = n.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
