@@ -1047,7 +1047,7 @@ impl From<Error> for ScanErr {
 
 fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
     use hbkit::layout::{self, Context, DirKind, TableDescriptor};
-    use hbkit::store::{Input, Matcher, Merge, Mode, Params};
+    use hbkit::store::{scan_regions, ScanOptions, ScanSpec};
     let now = a.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -1077,115 +1077,62 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
         eprintln!("hfile: warning: {}: {}", p.path.display(), p.message);
     }
     let (_, desc) = TableDescriptor::read_table_dir(&table_dir)?;
-    let exact = parse_row(&a.row)?;
-    let start = parse_row(&a.start_row)?;
-    let stop = parse_row(&a.stop_row)?;
-    let prefix = parse_row(&a.prefix)?;
-    let time_range = match &a.time_range {
-        Some(s) => parse_range(s)?,
-        None => (i64::MIN, i64::MAX),
-    };
-    // family -> None (all qualifiers) or the qualifiers asked for.
-    let mut wanted: std::collections::BTreeMap<Vec<u8>, Option<Vec<Vec<u8>>>> = Default::default();
+    let mut columns = Vec::new();
     for c in &a.columns {
-        let (f, q) = match c.split_once(':') {
+        columns.push(match c.split_once(':') {
             Some((f, q)) => (from_string_binary(f)?, Some(from_string_binary(q)?)),
             None => (from_string_binary(c)?, None),
-        };
-        if desc.family(&f).is_none() {
-            return Err(Error::usage(format!("--columns: no family {c:?} in the table")).into());
-        }
-        let e = wanted.entry(f).or_insert_with(|| Some(Vec::new()));
-        match (e.as_mut(), q) {
-            (Some(v), Some(q)) => v.push(q),
-            (_, None) => *e = None,
-            (None, Some(_)) => {}
-        }
+        });
     }
-    let mut params = std::collections::BTreeMap::new();
-    for f in &desc.families {
-        if !wanted.is_empty() && !wanted.contains_key(&f.name) {
-            continue;
-        }
-        let mut p = Params::from_family(f, now)?;
-        p.max_versions = if a.raw {
-            a.versions
-        } else {
-            a.versions.min(p.max_versions)
-        };
-        p.time_range = time_range;
-        p.columns = wanted.get(&f.name).cloned().flatten();
-        params.insert(f.name.clone(), p);
+    let opts = ScanOptions {
+        now,
+        versions: a.versions,
+        raw: a.raw,
+        time_range: match &a.time_range {
+            Some(s) => parse_range(s)?,
+            None => (i64::MIN, i64::MAX),
+        },
+        columns,
+    };
+    let mut spec =
+        ScanSpec::new(&desc, &opts).map_err(|e| Error::usage(format!("--columns: {e}")))?;
+    if let Some(r) = parse_row(&a.row)? {
+        spec.only_row(&r);
     }
-    let mode = if a.raw { Mode::Raw } else { Mode::User };
+    if let Some(s) = parse_row(&a.start_row)? {
+        spec.start_row = s;
+    }
+    spec.stop_row = parse_row(&a.stop_row)?.or(spec.stop_row);
+    spec.prefix = parse_row(&a.prefix)?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut buf = Vec::new();
     let mut rows = 0u64;
     let mut last_row: Option<Vec<u8>> = None;
-    'regions: for r in &regions {
-        let mut inputs = Vec::new();
-        for s in &r.stores {
-            if !params.contains_key(&s.family) {
-                continue;
+    let mut io_err: Option<io::Error> = None;
+    scan_regions(&regions, &spec, &mut |cell| {
+        let row = cell.key.row();
+        if last_row.as_deref() != Some(row) {
+            if a.limit.is_some_and(|l| rows >= l) {
+                return Ok(false);
             }
-            for f in &s.files {
-                inputs.push(Input::open(f)?);
-            }
+            rows += 1;
+            last_row = Some(row.to_vec());
         }
-        let mut merge = Merge::new(&inputs)?;
-        let mut matcher: Option<Matcher> = None;
-        let mut fam: Vec<u8> = Vec::new();
-        while let Some(c) = merge.next()? {
-            let cell = c.cell()?;
-            let row = cell.key.row();
-            if let Some(e) = &exact {
-                match row.cmp(e.as_slice()) {
-                    std::cmp::Ordering::Less => continue,
-                    std::cmp::Ordering::Greater => break 'regions,
-                    _ => {}
-                }
-            }
-            if start.as_ref().is_some_and(|s| row < s.as_slice()) {
-                continue;
-            }
-            if stop.as_ref().is_some_and(|s| row >= s.as_slice()) {
-                break 'regions;
-            }
-            if let Some(p) = &prefix {
-                if !row.starts_with(p) {
-                    if row > p.as_slice() {
-                        break 'regions;
-                    }
-                    continue;
-                }
-            }
-            let Some(p) = params.get(cell.key.family()) else {
-                continue;
-            };
-            let m = matcher.get_or_insert_with(|| Matcher::new(mode, p.clone()));
-            if cell.key.family() != fam.as_slice() {
-                fam = cell.key.family().to_vec();
-                m.set_params(p.clone());
-            }
-            if !m.check(&cell) {
-                continue;
-            }
-            if last_row.as_deref() != Some(row) {
-                if a.limit.is_some_and(|l| rows >= l) {
-                    break 'regions;
-                }
-                rows += 1;
-                last_row = Some(row.to_vec());
-            }
-            buf.clear();
-            if a.json {
-                push_cell_json(&mut buf, &cell, true);
-            } else {
-                push_cell_text(&mut buf, &cell, true);
-            }
-            out.write_all(&buf)?;
+        buf.clear();
+        if a.json {
+            push_cell_json(&mut buf, cell, true);
+        } else {
+            push_cell_text(&mut buf, cell, true);
         }
+        if let Err(e) = out.write_all(&buf) {
+            io_err = Some(e);
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if let Some(e) = io_err {
+        return Err(e.into());
     }
     out.flush()?;
     Ok(())

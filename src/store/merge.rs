@@ -188,6 +188,13 @@ impl<'a> Merge<'a> {
     /// Merge `inputs` (any order; ties are broken by store-file sequence id, then by
     /// position: a later input counts as newer).
     pub fn new(inputs: &'a [Input]) -> Result<Merge<'a>> {
+        Self::new_at(inputs, &[])
+    }
+
+    /// Like [`Merge::new`], but each file is positioned (through its block index) at the
+    /// first block that can hold `start_row`; earlier cells may still be returned, so
+    /// callers keep their own row check. An empty `start_row` reads from the start.
+    pub fn new_at(inputs: &'a [Input], start_row: &[u8]) -> Result<Merge<'a>> {
         let order = inputs.first().map_or(Order::Normal, |i| i.hfile.order);
         let mut sources = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -197,9 +204,17 @@ impl<'a> Merge<'a> {
                     input.path.display()
                 )));
             }
-            let scanner = match &input.half {
-                Some(r) if r.top => input.hfile.scanner_at_row(&r.split_row()?)?,
-                _ => input.hfile.scanner(),
+            let mut from = start_row.to_vec();
+            if let Some(r) = input.half.as_ref().filter(|r| r.top) {
+                let split = r.split_row()?;
+                if split > from {
+                    from = split;
+                }
+            }
+            let scanner = if from.is_empty() {
+                input.hfile.scanner()
+            } else {
+                input.hfile.scanner_at_row(&from)?
             };
             sources.push(Source {
                 scanner,

@@ -5,9 +5,11 @@
 pub mod compact;
 pub mod matcher;
 pub mod merge;
+pub mod scan;
 
 pub use matcher::{Matcher, Mode, Params};
 pub use merge::{Input, Merge, OwnedCell};
+pub use scan::{scan_region, scan_regions, ScanOptions, ScanSpec};
 
 use crate::error::Result;
 use crate::layout::Store;
