@@ -342,7 +342,10 @@ impl Order {
     #[inline]
     pub fn compare(self, a: &Key<'_>, b: &Key<'_>) -> Ordering {
         match self {
-            Order::Normal => compare_keys(a, b, crate::bytes::compare),
+            Order::Normal => match compare_same_shape(a, b) {
+                Some(o) => o,
+                None => compare_keys(a, b, crate::bytes::compare),
+            },
             Order::Meta => compare_keys(a, b, compare_meta_rows),
             Order::RawBytes => a.raw().cmp(b.raw()),
         }
@@ -365,6 +368,28 @@ fn compare_keys(a: &Key<'_>, b: &Key<'_>, rows: fn(&[u8], &[u8]) -> Ordering) ->
     }
     compare_after_row(a, b)
 }
+
+/// Fast path of the normal order for keys whose rows and families have the same lengths
+/// (the common case between neighbours): then row, family and qualifier compare as one
+/// byte string. None when the shapes differ or a "last on row" key (type 0) is involved.
+#[inline]
+fn compare_same_shape(a: &Key<'_>, b: &Key<'_>) -> Option<Ordering> {
+    if a.row_len != b.row_len || a.fam_len != b.fam_len || a.type_code() == 0 || b.type_code() == 0
+    {
+        return None;
+    }
+    let (ra, rb) = (a.raw(), b.raw());
+    let ca = ra.get(2..ra.len().checked_sub(TS_TYPE_LEN)?)?;
+    let cb = rb.get(2..rb.len().checked_sub(TS_TYPE_LEN)?)?;
+    Some(
+        crate::bytes::compare(ca, cb)
+            .then_with(|| b.timestamp().cmp(&a.timestamp()))
+            .then_with(|| b.type_code().cmp(&a.type_code())),
+    )
+}
+
+/// Timestamp and type bytes at the end of every KEY.
+const TS_TYPE_LEN: usize = 9;
 
 /// Order of two keys whose rows are equal (§2.5 steps 2-6).
 #[inline]
@@ -430,6 +455,41 @@ mod tests {
 
     fn k(row: &[u8], q: &[u8], ts: i64, t: u8) -> Vec<u8> {
         make_key(row, b"cf", q, ts, t)
+    }
+
+    #[test]
+    fn same_shape_fast_path_agrees_with_the_general_order() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut pick = |n: u64| -> Vec<u8> {
+            (0..next(n))
+                .map(|_| [0u8, 1, 0x7f, 0x80, 0xff][next(5) as usize])
+                .collect()
+        };
+        let mut keys = Vec::new();
+        for _ in 0..400 {
+            let (row, fam, q) = (pick(3), pick(2), pick(3));
+            let ts = [0i64, 1, -1, i64::MAX, i64::MIN][(row.len() + q.len()) % 5];
+            let t = [0u8, 4, 8, 12, 14, 255][(fam.len() + row.len() * 3) % 6];
+            keys.push(make_key(&row, &fam, &q, ts, t));
+        }
+        for a in &keys {
+            for b in &keys {
+                let (ka, kb) = (Key::parse(a).unwrap(), Key::parse(b).unwrap());
+                assert_eq!(
+                    Order::Normal.compare(&ka, &kb),
+                    compare_keys(&ka, &kb, crate::bytes::compare),
+                    "{} vs {}",
+                    ka.key_string(),
+                    kb.key_string()
+                );
+            }
+        }
     }
 
     #[test]

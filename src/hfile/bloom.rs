@@ -228,14 +228,41 @@ pub fn probe_positions(
 ) -> Option<impl Iterator<Item = usize>> {
     let h1 = hash(hash_type, key, 0)?;
     let h2 = hash(hash_type, key, h1)?;
-    let bits = (chunk_bytes as i64) * 8;
+    let m = Modulus::new((chunk_bytes as u64).saturating_mul(8));
     Some((0..hash_count).filter_map(move |i| {
-        if bits == 0 {
-            return None;
-        }
+        // Java: abs((long) (h1 + i * h2) % bits); |h| < 2^32 so the sign can go first.
         let combined = h1.wrapping_add(i.wrapping_mul(h2));
-        Some(((combined as i64) % bits).unsigned_abs() as usize)
+        m.of(u64::from(combined.unsigned_abs())).map(|v| v as usize)
     }))
+}
+
+/// `x % d` for a fixed `d` without a division per call when `d` fits in 32 bits (Lemire's
+/// fastmod): bloom probes take 2 to 30 modulos per key.
+#[derive(Debug, Clone, Copy)]
+struct Modulus {
+    d: u64,
+    /// `u64::MAX / d + 1`, or 0 when the fast path does not apply.
+    m: u64,
+}
+
+impl Modulus {
+    fn new(d: u64) -> Modulus {
+        let m = if (2..=u64::from(u32::MAX)).contains(&d) {
+            u64::MAX / d + 1
+        } else {
+            0
+        };
+        Modulus { d, m }
+    }
+    /// `x % d` (None when d = 0); exact for every `x < 2^32` on the fast path.
+    #[inline]
+    fn of(&self, x: u64) -> Option<u64> {
+        if self.m != 0 && x <= u64::from(u32::MAX) {
+            let low = self.m.wrapping_mul(x);
+            return Some(((u128::from(low) * u128::from(self.d)) >> 64) as u64);
+        }
+        x.checked_rem(self.d)
+    }
 }
 
 /// True when every probe bit of `key` is set in `bits`.
@@ -263,6 +290,35 @@ pub fn rowcol_key_into(out: &mut Vec<u8>, row: &[u8], qualifier: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fast_modulus_matches_division() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for d in [
+            1u64,
+            2,
+            3,
+            7,
+            8,
+            1000,
+            1 << 20,
+            1_048_583,
+            (1 << 31) + 11,
+            u32::MAX as u64,
+        ] {
+            let m = super::Modulus::new(d);
+            for v in [0u64, 1, d - 1, d, d + 1, 1 << 31, u32::MAX as u64] {
+                assert_eq!(m.of(v), Some(v % d), "{v} % {d}");
+            }
+            for _ in 0..10_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let v = x & u32::MAX as u64;
+                assert_eq!(m.of(v), Some(v % d), "{v} % {d}");
+            }
+        }
+        assert_eq!(super::Modulus::new(0).of(5), None);
+    }
     use super::*;
 
     #[test]

@@ -203,7 +203,9 @@ impl BloomWriter {
             c.add(key);
         }
         self.total_key_count += 1;
-        self.last_key = Some(key.to_vec());
+        let last = self.last_key.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(key);
     }
 
     /// `shouldWriteBlock` + `writeInlineBlock`: the next chunk payload to write, if any.

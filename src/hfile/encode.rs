@@ -119,6 +119,9 @@ fn flat_key_common(cur: &Cell<'_>, prev: &Prev, with_ts_type: bool) -> usize {
     common
 }
 
+/// Bytes kept free in front of every block payload for the block header.
+pub const ROOM: usize = crate::hfile::block::HEADER_SIZE;
+
 /// Encodes the cells of one data block.
 #[derive(Debug)]
 pub struct BlockEncoder {
@@ -170,6 +173,7 @@ impl BlockEncoder {
     /// Reset for a new block (writes the encoding id and the unencoded-size placeholder).
     pub fn start(&mut self) {
         self.buf.clear();
+        self.buf.resize(ROOM, 0);
         self.unencoded = 0;
         self.encoded = 0;
         self.cells = 0;
@@ -213,9 +217,11 @@ impl BlockEncoder {
     fn write_none_cell(&mut self, cell: &Cell<'_>) -> usize {
         let key = cell.key.raw();
         self.buf
-            .extend_from_slice(&(key.len() as u32).to_be_bytes());
-        self.buf
-            .extend_from_slice(&(cell.value.len() as u32).to_be_bytes());
+            .reserve(8 + key.len() + cell.value.len() + 2 + cell.tags.len() + 9);
+        let mut lens = [0u8; 8];
+        lens[..4].copy_from_slice(&(key.len() as u32).to_be_bytes());
+        lens[4..].copy_from_slice(&(cell.value.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(&lens);
         self.buf.extend_from_slice(key);
         self.buf.extend_from_slice(cell.value);
         let mut size = 8 + key.len() + cell.value.len();
@@ -490,8 +496,20 @@ impl BlockEncoder {
     /// Finish the block: fill the unencoded size (delta encodings) or append the row index
     /// (ROW_INDEX_V1). Returns the block type and the uncompressed payload.
     pub fn finish(&mut self) -> (BlockType, &[u8]) {
+        let t = self.seal();
+        (t, self.buf.get(ROOM..).unwrap_or_default())
+    }
+
+    /// Like [`Self::finish`], but returns the payload behind [`ROOM`] bytes of room for the
+    /// block header, so an uncompressed block is framed and checksummed in place.
+    pub fn finish_framed(&mut self) -> (BlockType, &mut [u8]) {
+        let t = self.seal();
+        (t, &mut self.buf)
+    }
+
+    fn seal(&mut self) -> BlockType {
         match self.encoding {
-            Encoding::None | Encoding::PrefixTree => return (BlockType::Data, &self.buf),
+            Encoding::None | Encoding::PrefixTree => return BlockType::Data,
             Encoding::RowIndexV1 => {
                 let data = self
                     .cells_start
@@ -505,12 +523,12 @@ impl BlockEncoder {
             }
             _ => {
                 let size = (self.unencoded as u32).to_be_bytes();
-                if let Some(slot) = self.buf.get_mut(2..6) {
+                if let Some(slot) = self.buf.get_mut(ROOM + 2..ROOM + 6) {
                     slot.copy_from_slice(&size);
                 }
             }
         }
-        (BlockType::EncodedData, &self.buf)
+        BlockType::EncodedData
     }
 }
 

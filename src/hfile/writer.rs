@@ -303,6 +303,8 @@ struct Out {
     checksum: ChecksumType,
     bpc: u32,
     buf: Vec<u8>,
+    /// Reused checksum buffer.
+    sums: Vec<u8>,
     /// `HFileWriterImpl.totalUncompressedBytes` (without the trailer).
     total_uncompressed: u64,
 }
@@ -379,18 +381,28 @@ impl Out {
         let odswh = i32::try_from(on_disk_without_header).map_err(|_| too_big(data_len))?;
         let ucs = i32::try_from(payload_len).map_err(|_| too_big(payload_len))?;
         let prev = self.prev.get(slot(t)).copied().unwrap_or(-1);
-        let mut h = Vec::with_capacity(HEADER_SIZE);
-        h.extend_from_slice(t.magic());
-        h.extend_from_slice(&odswh.to_be_bytes());
-        h.extend_from_slice(&ucs.to_be_bytes());
-        h.extend_from_slice(&prev.to_be_bytes());
-        h.push(self.checksum.code());
-        h.extend_from_slice(&self.bpc.to_be_bytes());
-        h.extend_from_slice(&(data_len as u32).to_be_bytes());
+        let mut h = [0u8; HEADER_SIZE];
+        let fields: [&[u8]; 7] = [
+            t.magic(),
+            &odswh.to_be_bytes(),
+            &ucs.to_be_bytes(),
+            &prev.to_be_bytes(),
+            &[self.checksum.code()],
+            &self.bpc.to_be_bytes(),
+            &(data_len as u32).to_be_bytes(),
+        ];
+        let mut at = 0;
+        for f in fields {
+            if let Some(dst) = h.get_mut(at..at + f.len()) {
+                dst.copy_from_slice(f);
+            }
+            at += f.len();
+        }
         if let Some(dst) = buf.get_mut(..HEADER_SIZE) {
             dst.copy_from_slice(&h);
         }
-        let mut tail = Vec::with_capacity(sums);
+        let mut tail = std::mem::take(&mut self.sums);
+        tail.clear();
         match later_sums {
             Some(rest) => {
                 let first = buf.get(..bpc.min(data_len)).unwrap_or_default();
@@ -405,8 +417,9 @@ impl Out {
                 format!("{} checksum bytes computed, {sums} expected", tail.len()),
             ));
         }
-        self.write_raw(buf)?;
-        self.write_raw(&tail)?;
+        let r = self.write_raw(buf).and_then(|()| self.write_raw(&tail));
+        self.sums = tail;
+        r?;
         let total = (data_len + sums) as u32;
         if let Some(p) = self.prev.get_mut(slot(t)) {
             *p = offset as i64;
@@ -626,7 +639,8 @@ impl HFileWriter {
             .open(&tmp)
             .map_err(|e| Error::io(&tmp, e))?;
         let sink = Sink::File {
-            out: BufWriter::with_capacity(1 << 20, f),
+            // Blocks of at least this size bypass the buffer (no copy); small ones gather.
+            out: BufWriter::with_capacity(64 << 10, f),
             tmp: tmp.clone(),
             target,
         };
@@ -644,9 +658,18 @@ impl HFileWriter {
     /// A writer that builds the file in memory; finish it with
     /// [`HFileWriter::finish_to_vec`].
     pub fn in_memory(opts: WriterOptions) -> Result<HFileWriter> {
+        Self::in_memory_with_capacity(opts, 0)
+    }
+
+    /// [`HFileWriter::in_memory`] with room reserved for `bytes` of output up front.
+    pub fn in_memory_with_capacity(opts: WriterOptions, bytes: usize) -> Result<HFileWriter> {
         opts.validate()?;
         let pool = Self::make_pool(&opts)?;
-        Ok(Self::with_sink(Sink::Mem(Vec::new()), opts, pool))
+        Ok(Self::with_sink(
+            Sink::Mem(Vec::with_capacity(bytes)),
+            opts,
+            pool,
+        ))
     }
 
     fn make_pool(opts: &WriterOptions) -> Result<Option<std::sync::Arc<rayon::ThreadPool>>> {
@@ -714,6 +737,7 @@ impl HFileWriter {
                 checksum: opts.checksum,
                 bpc: opts.bytes_per_checksum,
                 buf: Vec::new(),
+                sums: Vec::new(),
                 total_uncompressed: 0,
             },
             encoder: BlockEncoder::new(opts.encoding, flags),
@@ -978,7 +1002,11 @@ impl HFileWriter {
         let key = midpoint(self.last_key_prev_block.as_deref(), &right);
         self.data_blocks += 1;
         self.index.total_entries += 1;
-        if let Some(pool) = &self.pool {
+        if let Some(pool) = self
+            .pool
+            .as_ref()
+            .filter(|_| self.out.compression != Compression::None)
+        {
             // Hand the block to the pool; its offset and size are filled into the index
             // entry when it is written (in order) by `drain_one`.
             let (t, payload) = self.encoder.finish();
@@ -1004,8 +1032,15 @@ impl HFileWriter {
             return Ok(());
         }
         let offset = self.out.pos;
-        let (t, payload) = self.encoder.finish();
-        let (_, size) = self.out.block(t, payload, true)?;
+        let size = if self.out.compression == Compression::None {
+            // Framed in place: no copy of the payload.
+            let (t, framed) = self.encoder.finish_framed();
+            let payload_len = framed.len().saturating_sub(HEADER_SIZE);
+            self.out.emit(t, payload_len, framed, None, true)?.1
+        } else {
+            let (t, payload) = self.encoder.finish();
+            self.out.block(t, payload, true)?.1
+        };
         self.note_data_block(offset);
         self.index.inline.add(key, offset, size, None);
         Ok(())
