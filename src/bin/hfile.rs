@@ -981,7 +981,20 @@ fn rewrite(a: &RewriteArgs) -> Result<String, Error> {
 #[command(
     after_help = "Cells print as the `K: ... V: ...` lines of `hfile dump -p`. Rows and columns accept the \
 Bytes.toStringBinary escaped form. --versions defaults to 1 as in the HBase shell and is capped by each family's \
-VERSIONS (not in --raw mode)."
+VERSIONS (not in --raw mode).\n\n\
+--filter takes the HBase shell's filter language (ParseFilter syntax) with HBase 2.6 semantics:\n  \
+PrefixFilter('p')  ColumnPrefixFilter('p')  RowFilter(OP, CMP)  FamilyFilter(OP, CMP)\n  \
+QualifierFilter(OP, CMP)  ValueFilter(OP, CMP)  TimestampsFilter(ts, ...)  PageFilter(n)\n  \
+SingleColumnValueFilter('f', 'q', OP, CMP[, filterIfMissing, latestVersionOnly])\n  \
+KeyOnlyFilter([lenAsVal])  FirstKeyOnlyFilter()\n\
+OP is < <= = != >= >; CMP is 'binary:..', 'binaryprefix:..', 'substring:..' (case-insensitive), \
+'regexstring:..' or 'regexstringnocase:..' (substring/regex with = and != only). Combine with AND, OR \
+(AND binds tighter), SKIP, WHILE and parentheses; '' inside a quoted string is a quote. With a filter, \
+versions are counted up to the family's VERSIONS before the filter and --versions caps what it returns, \
+as a region server does.\n\n\
+--shell prints the HBase shell's scan layout (`ROW  COLUMN+CELL`, ` row column=f:q, timestamp=T, value=V`, \
+`N row(s)`), or its get layout with --row; timestamps in UTC, no `Took` line.\n\n\
+Example: hfile scan --shell --filter \"PrefixFilter('r0') AND ValueFilter(=, 'substring:err')\" TABLE_DIR"
 )]
 struct ScanArgs {
     /// A table dir (with .tabledesc) or a region dir (with .regioninfo).
@@ -1231,4 +1244,25 @@ fn java_local_date_time(ms: i64) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::java_local_date_time as t;
+
+    #[test]
+    fn shell_timestamps_are_java_local_date_time_in_utc() {
+        assert_eq!(t(0), "1970-01-01T00:00");
+        assert_eq!(t(1000), "1970-01-01T00:00:01");
+        assert_eq!(t(1), "1970-01-01T00:00:00.001");
+        assert_eq!(t(-1), "1969-12-31T23:59:59.999");
+        assert_eq!(t(1_700_100_000_000), "2023-11-16T02:00");
+        assert_eq!(t(1_700_015_400_100), "2023-11-15T02:30:00.100");
+        assert_eq!(t(951_782_400_000), "2000-02-29T00:00");
+        assert_eq!(t(253_402_300_800_000), "+10000-01-01T00:00");
+        assert_eq!(t(-62_198_755_200_000), "-0001-01-01T00:00");
+        // i64::MAX is Java's LATEST_TIMESTAMP; it must not overflow.
+        assert_eq!(t(i64::MAX), "+292278994-08-17T07:12:55.807");
+        assert_eq!(t(i64::MIN), "-292275055-05-16T16:47:04.192");
+    }
 }

@@ -303,9 +303,8 @@ fn scan_region_filtered(
                 return Ok(true);
             }
         }
-        if row_rejected {
-            continue;
-        }
+        // A row rejected by filterRowKey is still read through the store matchers (the
+        // region server skips it with `nextRow`, which runs them), its cells discarded.
         let family = cell.key.family();
         let Some(p) = spec.families.get(family) else {
             continue;
@@ -335,6 +334,7 @@ fn scan_region_filtered(
             m.set_versions_after_filter(p.max_versions);
         }
         match m.check_filtered(&cell, &mut filter) {
+            Filtered::Include if row_rejected => {}
             Filtered::Include => {
                 let mut o = OwnedCell::from_cell(&cell);
                 if let Some(v) = filter.transform_value(cell.value) {
