@@ -229,6 +229,26 @@ fn filter_column_filters() {
         expect(&|_| true)
     );
     assert_eq!(scan_f("ColumnPrefixFilter('q9')", &[], &d), "");
+    assert_eq!(
+        scan_f("MultipleColumnPrefixFilter('q3', 'q0')", &[], &d),
+        expect(&|l| l.qual == "q0" || l.qual == "q3")
+    );
+    assert_eq!(
+        scan_f("ColumnRangeFilter('q1', false, 'q3', true)", &[], &d),
+        expect(&|l| l.qual.as_str() > "q1" && l.qual.as_str() <= "q3")
+    );
+    assert_eq!(
+        scan_f("InclusiveStopFilter('r005')", &[], &d),
+        expect(&|l| l.row.as_str() <= "r005")
+    );
+    // ColumnPaginationFilter(limit, offset): per row, columns offset..offset+limit in
+    // scan order (families in order, then qualifiers).
+    let mut want = Vec::new();
+    for r in rows_of(&all) {
+        let cols: Vec<&Line> = all.iter().filter(|l| l.row == r).collect();
+        want.extend(cols.into_iter().skip(2).take(3).cloned());
+    }
+    assert_eq!(scan_f("ColumnPaginationFilter(3, 2)", &[], &d), text(&want));
 }
 
 #[test]

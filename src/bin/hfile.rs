@@ -986,7 +986,9 @@ VERSIONS (not in --raw mode).\n\n\
 PrefixFilter('p')  ColumnPrefixFilter('p')  RowFilter(OP, CMP)  FamilyFilter(OP, CMP)\n  \
 QualifierFilter(OP, CMP)  ValueFilter(OP, CMP)  TimestampsFilter(ts, ...)  PageFilter(n)\n  \
 SingleColumnValueFilter('f', 'q', OP, CMP[, filterIfMissing, latestVersionOnly])\n  \
-KeyOnlyFilter([lenAsVal])  FirstKeyOnlyFilter()\n\
+KeyOnlyFilter([lenAsVal])  FirstKeyOnlyFilter()  InclusiveStopFilter('row')\n  \
+MultipleColumnPrefixFilter('p', ...)  ColumnRangeFilter('min', minIncl, 'max', maxIncl)\n  \
+ColumnPaginationFilter(limit, offset)  ColumnCountGetFilter(n)\n\
 OP is < <= = != >= >; CMP is 'binary:..', 'binaryprefix:..', 'substring:..' (case-insensitive), \
 'regexstring:..' or 'regexstringnocase:..' (substring/regex with = and != only). Combine with AND, OR \
 (AND binds tighter), SKIP, WHILE and parentheses; '' inside a quoted string is a quote. With a filter, \

@@ -10,8 +10,9 @@
 //!
 //! Supported: `KeyOnlyFilter`, `FirstKeyOnlyFilter`, `PrefixFilter`, `ColumnPrefixFilter`,
 //! `PageFilter`, `TimestampsFilter`, `RowFilter`, `FamilyFilter`, `QualifierFilter`,
-//! `ValueFilter`, `SingleColumnValueFilter`, combined with `AND`, `OR`, `SKIP`, `WHILE` and
-//! parentheses. Comparators: `binary:`, `binaryprefix:`, `substring:`, `regexstring:`,
+//! `ValueFilter`, `SingleColumnValueFilter`, `InclusiveStopFilter`, `ColumnRangeFilter`,
+//! `MultipleColumnPrefixFilter`, `ColumnCountGetFilter`, `ColumnPaginationFilter`, combined
+//! with `AND`, `OR`, `SKIP`, `WHILE` and parentheses. Comparators: `binary:`, `binaryprefix:`, `substring:`, `regexstring:`,
 //! `regexstringnocase:`.
 
 use std::cmp::Ordering;
@@ -239,6 +240,48 @@ pub enum Filter {
         /// State: rows accepted so far.
         accepted: i64,
     },
+    /// `InclusiveStopFilter('row')`: rows up to and including `row`.
+    InclusiveStop {
+        /// The last row.
+        stop: Vec<u8>,
+        /// State: a row past it was seen.
+        done: bool,
+    },
+    /// `ColumnRangeFilter('min', minInclusive, 'max', maxInclusive)` (empty = unbounded).
+    ColumnRange {
+        /// Lowest qualifier (None = unbounded).
+        min: Option<Vec<u8>>,
+        /// Whether `min` itself is in.
+        min_inclusive: bool,
+        /// Highest qualifier (None = unbounded).
+        max: Option<Vec<u8>>,
+        /// Whether `max` itself is in.
+        max_inclusive: bool,
+    },
+    /// `MultipleColumnPrefixFilter('p1', 'p2', ...)`: qualifiers starting with any prefix.
+    MultipleColumnPrefix {
+        /// Distinct prefixes, sorted.
+        prefixes: BTreeSet<Vec<u8>>,
+        /// State: the prefix to seek to after SEEK_NEXT_USING_HINT.
+        hint: Vec<u8>,
+    },
+    /// `ColumnCountGetFilter(n)`: the first n columns (newest version each), then the scan
+    /// ends (a filter meant for gets).
+    ColumnCountGet {
+        /// Column limit.
+        limit: i64,
+        /// State: columns counted in this row.
+        count: i64,
+    },
+    /// `ColumnPaginationFilter(limit, offset)`: columns offset..offset+limit of each row.
+    ColumnPagination {
+        /// Columns per row.
+        limit: i64,
+        /// Columns skipped first.
+        offset: i64,
+        /// State: columns seen in this row.
+        count: i64,
+    },
     /// `SKIP filter`: drop a whole row when any of its cells is not included.
     Skip {
         /// Wrapped filter.
@@ -283,7 +326,11 @@ fn is_hinting(f: &Filter) -> bool {
     // The classes implementing HintingFilter among those supported here.
     matches!(
         f,
-        Filter::Prefix { .. } | Filter::ColumnPrefix { .. } | Filter::Timestamps { .. }
+        Filter::Prefix { .. }
+            | Filter::ColumnPrefix { .. }
+            | Filter::Timestamps { .. }
+            | Filter::ColumnRange { .. }
+            | Filter::MultipleColumnPrefix { .. }
     )
 }
 
@@ -386,6 +433,8 @@ impl Filter {
         match self {
             Filter::Prefix { passed, .. } => *passed,
             Filter::Page { size, accepted } => accepted >= size,
+            Filter::InclusiveStop { done, .. } => *done,
+            Filter::ColumnCountGet { limit, count } => count > limit,
             Filter::While {
                 inner,
                 all_remaining,
@@ -427,7 +476,14 @@ impl Filter {
                 }
                 *filter_out_row
             }
-            Filter::Page { .. } => self.filter_all_remaining(),
+            Filter::Page { .. } | Filter::ColumnCountGet { .. } => self.filter_all_remaining(),
+            Filter::InclusiveStop { stop, done } => {
+                if *done {
+                    return true;
+                }
+                *done = row > stop.as_slice();
+                *done
+            }
             Filter::While {
                 inner,
                 all_remaining,
@@ -582,6 +638,92 @@ impl Filter {
                 }
             }
             Filter::KeyOnly { .. } | Filter::Page { .. } => Rc::Include,
+            Filter::InclusiveStop { done, .. } => {
+                if *done {
+                    Rc::NextRow
+                } else {
+                    Rc::Include
+                }
+            }
+            Filter::ColumnRange {
+                min,
+                min_inclusive,
+                max,
+                max_inclusive,
+            } => {
+                let q = c.key.qualifier();
+                let cmp_min = min
+                    .as_ref()
+                    .map_or(Ordering::Greater, |m| q.cmp(m.as_slice()));
+                if cmp_min == Ordering::Less {
+                    return Rc::SeekNextUsingHint;
+                }
+                if !*min_inclusive && cmp_min == Ordering::Equal {
+                    return Rc::NextCol;
+                }
+                let Some(max) = max else {
+                    return Rc::Include;
+                };
+                match q.cmp(max.as_slice()) {
+                    Ordering::Less => Rc::Include,
+                    Ordering::Equal if *max_inclusive => Rc::Include,
+                    _ => Rc::NextRow,
+                }
+            }
+            Filter::MultipleColumnPrefix { prefixes, hint } => {
+                if prefixes.is_empty() {
+                    return Rc::Include;
+                }
+                let q = c.key.qualifier();
+                let mut le = prefixes
+                    .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(q)));
+                match le.next_back() {
+                    Some(largest) => {
+                        if q.starts_with(largest) {
+                            return Rc::Include;
+                        }
+                        let mut above = prefixes.range::<[u8], _>((
+                            std::ops::Bound::Excluded(largest.as_slice()),
+                            std::ops::Bound::Unbounded,
+                        ));
+                        match above.next() {
+                            None => Rc::NextRow,
+                            Some(h) => {
+                                *hint = h.clone();
+                                Rc::SeekNextUsingHint
+                            }
+                        }
+                    }
+                    None => {
+                        *hint = prefixes.first().cloned().unwrap_or_default();
+                        Rc::SeekNextUsingHint
+                    }
+                }
+            }
+            Filter::ColumnCountGet { limit, count } => {
+                *count = count.saturating_add(1);
+                if *count > *limit {
+                    Rc::NextCol
+                } else {
+                    Rc::IncludeAndNextCol
+                }
+            }
+            Filter::ColumnPagination {
+                limit,
+                offset,
+                count,
+            } => {
+                if *count >= offset.saturating_add(*limit) {
+                    return Rc::NextRow;
+                }
+                let rc = if *count < *offset {
+                    Rc::NextCol
+                } else {
+                    Rc::IncludeAndNextCol
+                };
+                *count = count.saturating_add(1);
+                rc
+            }
             Filter::FirstKeyOnly { found } => {
                 if *found {
                     Rc::NextRow
@@ -746,6 +888,9 @@ impl Filter {
                 *matched = false;
             }
             Filter::FirstKeyOnly { found } => *found = false,
+            Filter::ColumnCountGet { count, .. } | Filter::ColumnPagination { count, .. } => {
+                *count = 0
+            }
             Filter::Skip { inner, filter_row } => {
                 inner.reset();
                 *filter_row = false;
@@ -788,6 +933,16 @@ impl Filter {
                 row: row.to_vec(),
                 family: family.to_vec(),
                 qualifier: prefix.clone(),
+            }),
+            Filter::ColumnRange { min, .. } => Some(Hint {
+                row: row.to_vec(),
+                family: family.to_vec(),
+                qualifier: min.clone().unwrap_or_default(),
+            }),
+            Filter::MultipleColumnPrefix { hint, .. } => Some(Hint {
+                row: row.to_vec(),
+                family: family.to_vec(),
+                qualifier: hint.clone(),
             }),
             Filter::And {
                 filters, seek_hint, ..
@@ -933,7 +1088,7 @@ pub fn parse(s: &str) -> Result<Filter> {
 
 /// [`parse`] with the raw error.
 pub fn parse_bytes(s: &[u8]) -> std::result::Result<Filter, ParseError> {
-    let mut p = Parser { s, i: 0 };
+    let mut p = Parser { s, i: 0, depth: 0 };
     let f = p.or_expr()?;
     p.ws();
     if p.i < s.len() {
@@ -952,7 +1107,12 @@ pub fn parse_bytes(s: &[u8]) -> std::result::Result<Filter, ParseError> {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// Nesting of parentheses and SKIP/WHILE (bounded: the parser recurses).
+    depth: usize,
 }
+
+/// Deepest nesting accepted.
+const MAX_DEPTH: usize = 100;
 
 /// One argument of a simple filter: its text (quotes removed, `''` unescaped), whether it
 /// was quoted, and where it starts.
@@ -1036,6 +1196,19 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> std::result::Result<Filter, ParseError> {
         self.ws();
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::new(
+                self.i,
+                format!("filter nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        self.depth += 1;
+        let r = self.unary_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self) -> std::result::Result<Filter, ParseError> {
         if self.keyword(b"SKIP") {
             self.i += 4;
             let inner = self.unary()?;
@@ -1207,6 +1380,24 @@ fn long(a: &Arg, what: &str) -> std::result::Result<i64, ParseError> {
         .map_err(|_| ParseError::new(a.pos, format!("{what}: {s} is out of range for a long")))
 }
 
+/// A non-negative Java int (`convertByteArrayToInt` and the filters' preconditions).
+fn int(a: &Arg, what: &str) -> std::result::Result<i64, ParseError> {
+    let v = long(a, what)?;
+    if v > i64::from(i32::MAX) {
+        return Err(ParseError::new(
+            a.pos,
+            format!("{what}: {v} is too large for an int"),
+        ));
+    }
+    if v < 0 {
+        return Err(ParseError::new(
+            a.pos,
+            format!("{what} must not be negative"),
+        ));
+    }
+    Ok(v)
+}
+
 fn boolean(a: &Arg, what: &str) -> std::result::Result<bool, ParseError> {
     let t = bare(a, what)?;
     if t.eq_ignore_ascii_case(b"true") {
@@ -1315,11 +1506,6 @@ fn op_cmp(
 
 /// The filters HBase's ParseFilter knows that hbkit does not evaluate.
 const UNSUPPORTED: &[&str] = &[
-    "MultipleColumnPrefixFilter",
-    "ColumnCountGetFilter",
-    "ColumnPaginationFilter",
-    "InclusiveStopFilter",
-    "ColumnRangeFilter",
     "SingleColumnValueExcludeFilter",
     "DependentColumnFilter",
     "ColumnValueFilter",
@@ -1377,6 +1563,59 @@ fn build(name: &str, pos: usize, args: Vec<Arg>) -> std::result::Result<Filter, 
                 timestamps.insert(t);
             }
             Filter::Timestamps { timestamps }
+        }
+        "InclusiveStopFilter" => {
+            count(name, pos, &args, &[1])?;
+            Filter::InclusiveStop {
+                stop: quoted(first("the stop row")?, "the stop row")?,
+                done: false,
+            }
+        }
+        "ColumnRangeFilter" => {
+            count(name, pos, &args, &[4])?;
+            let arg = |i: usize| {
+                args.get(i)
+                    .ok_or_else(|| ParseError::new(pos, "missing argument"))
+            };
+            let min = quoted(arg(0)?, "the min column")?;
+            let min_inclusive = boolean(arg(1)?, "minColumnInclusive")?;
+            let max = quoted(arg(2)?, "the max column")?;
+            let max_inclusive = boolean(arg(3)?, "maxColumnInclusive")?;
+            Filter::ColumnRange {
+                min: (!min.is_empty()).then_some(min),
+                min_inclusive,
+                max: (!max.is_empty()).then_some(max),
+                max_inclusive,
+            }
+        }
+        "MultipleColumnPrefixFilter" => {
+            let mut prefixes = BTreeSet::new();
+            for a in &args {
+                if !prefixes.insert(quoted(a, "a prefix")?) {
+                    return Err(ParseError::new(a.pos, "prefixes must be distinct"));
+                }
+            }
+            Filter::MultipleColumnPrefix {
+                prefixes,
+                hint: Vec::new(),
+            }
+        }
+        "ColumnCountGetFilter" => {
+            count(name, pos, &args, &[1])?;
+            let a = first("the limit")?;
+            let limit = int(a, "the limit")?;
+            Filter::ColumnCountGet { limit, count: 0 }
+        }
+        "ColumnPaginationFilter" => {
+            count(name, pos, &args, &[2])?;
+            let (Some(a), Some(b)) = (args.first(), args.get(1)) else {
+                return Err(ParseError::new(pos, "missing arguments"));
+            };
+            Filter::ColumnPagination {
+                limit: int(a, "the limit")?,
+                offset: int(b, "the offset")?,
+                count: 0,
+            }
         }
         "RowFilter" => {
             let (op, cmp) = op_cmp(name, pos, &args)?;
@@ -1466,6 +1705,11 @@ mod tests {
             Filter::KeyOnly { .. } => "KeyOnly".into(),
             Filter::FirstKeyOnly { .. } => "FirstKeyOnly".into(),
             Filter::Page { .. } => "Page".into(),
+            Filter::InclusiveStop { .. } => "InclusiveStop".into(),
+            Filter::ColumnRange { .. } => "ColumnRange".into(),
+            Filter::MultipleColumnPrefix { .. } => "MultipleColumnPrefix".into(),
+            Filter::ColumnCountGet { .. } => "ColumnCountGet".into(),
+            Filter::ColumnPagination { .. } => "ColumnPagination".into(),
             Filter::Skip { inner, .. } => format!("SKIP({})", shape(inner)),
             Filter::While { inner, .. } => format!("WHILE({})", shape(inner)),
             Filter::And { filters, .. } => list("AND", filters),
@@ -1523,6 +1767,14 @@ mod tests {
                 "SCV",
             ),
             ("  PrefixFilter ( 'r0' )  ", "Prefix(r0)"),
+            ("InclusiveStopFilter('r5')", "InclusiveStop"),
+            ("ColumnRangeFilter('a', true, 'c', false)", "ColumnRange"),
+            (
+                "MultipleColumnPrefixFilter('a', 'b')",
+                "MultipleColumnPrefix",
+            ),
+            ("ColumnCountGetFilter(2)", "ColumnCountGet"),
+            ("ColumnPaginationFilter(2, 1)", "ColumnPagination"),
         ];
         for (s, want) in cases {
             assert_eq!(shape(&p(s)), want, "{s}");
@@ -1682,7 +1934,11 @@ mod tests {
             ("PrefixFilter('a') AND", 21, "expected a filter"),
             ("", 0, "expected a filter"),
             ("PrefixFilter", 12, "expected '('"),
-            ("InclusiveStopFilter('x')", 0, "does not evaluate"),
+            ("DependentColumnFilter('f','q')", 0, "does not evaluate"),
+            ("ColumnPaginationFilter(1, -1)", 26, "negative"),
+            ("ColumnCountGetFilter(3000000000)", 21, "too large"),
+            ("MultipleColumnPrefixFilter('a', 'a')", 32, "distinct"),
+            ("PrefixFilter('a') OR ) ", 21, "found ')'"),
         ];
         for &(s, pos, what) in cases {
             let e = err(s);
@@ -1697,6 +1953,23 @@ mod tests {
                 "  PrefixFilter('a') AND Bogus('x')",
                 "                        ^",
             ]
+        );
+        // Deep nesting is an error, not a stack overflow.
+        let deep = format!(
+            "{}PrefixFilter('a'){}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert!(err(&deep).message.contains("nested"));
+        let deep = format!("{}PrefixFilter('a')", "SKIP ".repeat(100_000));
+        assert!(err(&deep).message.contains("nested"));
+        assert_eq!(
+            shape(&p(&format!(
+                "{}PrefixFilter('a'){}",
+                "(".repeat(50),
+                ")".repeat(50)
+            ))),
+            "Prefix(a)"
         );
         let e = parse("Bogus()").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Usage);
@@ -1826,6 +2099,65 @@ mod tests {
         assert!(!f.filter_row());
         f.reset();
         assert!(f.filter_row());
+
+        let mut f = p("ColumnRangeFilter('b', false, 'd', true)");
+        with_cell("r", "f:a", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::SeekNextUsingHint)
+        });
+        with_cell("r", "f:b", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::NextCol)
+        });
+        with_cell("r", "f:c", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::Include)
+        });
+        with_cell("r", "f:d", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::Include)
+        });
+        with_cell("r", "f:e", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::NextRow)
+        });
+        let mut f = p("MultipleColumnPrefixFilter('q3', 'q1')");
+        with_cell("r", "f:a", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::SeekNextUsingHint)
+        });
+        assert_eq!(f.next_cell_hint(b"r", b"f").unwrap().qualifier, b"q1");
+        with_cell("r", "f:q10", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::Include)
+        });
+        with_cell("r", "f:q2", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::SeekNextUsingHint)
+        });
+        assert_eq!(f.next_cell_hint(b"r", b"f").unwrap().qualifier, b"q3");
+        with_cell("r", "f:q4", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::NextRow)
+        });
+        let mut f = p("ColumnPaginationFilter(2, 1)");
+        let codes: Vec<ReturnCode> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|q| with_cell("r", &format!("f:{q}"), 1, "v", |c| f.filter_cell(c)))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                Rc::NextCol,
+                Rc::IncludeAndNextCol,
+                Rc::IncludeAndNextCol,
+                Rc::NextRow
+            ]
+        );
+        let mut f = p("ColumnCountGetFilter(1)");
+        with_cell("r", "f:a", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::IncludeAndNextCol)
+        });
+        assert!(!f.filter_all_remaining());
+        with_cell("r", "f:b", 1, "v", |c| {
+            assert_eq!(f.filter_cell(c), Rc::NextCol)
+        });
+        assert!(f.filter_all_remaining());
+        let mut f = p("InclusiveStopFilter('r5')");
+        assert!(!f.filter_row_key(b"r5"));
+        assert!(f.filter_row_key(b"r50"));
+        assert!(f.filter_all_remaining());
 
         // KeyOnlyFilter transforms; lenAsVal gives the 4-byte length.
         assert_eq!(p("KeyOnlyFilter()").transform_value(b"abc"), Some(vec![]));
