@@ -631,7 +631,7 @@ impl Filter {
                 let ts = c.key.timestamp();
                 if timestamps.contains(&ts) {
                     Rc::Include
-                } else if timestamps.first().is_none_or(|&m| ts < m) {
+                } else if ts < timestamps.first().copied().unwrap_or(i64::MAX) {
                     Rc::NextCol
                 } else {
                     Rc::Skip
@@ -2239,5 +2239,30 @@ mod tests {
             assert_eq!(f.filter_cell(c), Rc::Include)
         });
         assert_eq!(f.transform_value(b"x"), Some(vec![]));
+    }
+
+    proptest::proptest! {
+        /// Any string parses or fails with a position inside it; never a panic.
+        #[test]
+        fn parser_never_panics(s in "[ ()',:=<>!A-Za-z0-9']{0,60}") {
+            if let Err(e) = parse_bytes(s.as_bytes()) {
+                proptest::prop_assert!(e.pos <= s.len());
+                let _ = e.render(&s);
+            }
+        }
+
+        /// Pieces of the real grammar glued at random.
+        #[test]
+        fn grammar_soup_never_panics(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "PrefixFilter('r0')", "ValueFilter(=, 'substring:x')", "RowFilter(<, 'binary:r5')",
+            "SingleColumnValueFilter('f','q',=,'binary:v',true,false)", "PageFilter(2)",
+            " AND ", " OR ", "SKIP ", "WHILE ", "(", ")", "'", "''", ",", " ",
+            "TimestampsFilter(1,2)", "KeyOnlyFilter()",
+        ]), 0..12)) {
+            let s: String = parts.concat();
+            if let Err(e) = parse_bytes(s.as_bytes()) {
+                proptest::prop_assert!(e.pos <= s.len());
+            }
+        }
     }
 }

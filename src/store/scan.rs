@@ -167,15 +167,7 @@ pub fn scan_region(
     if let Some(filter) = &spec.filter {
         return scan_region_filtered(region, spec, filter.clone(), f);
     }
-    let mut inputs = Vec::new();
-    for s in &region.stores {
-        if !spec.families.contains_key(&s.family) {
-            continue;
-        }
-        for sf in &s.files {
-            inputs.push(Input::open(sf)?);
-        }
-    }
+    let inputs = open_region(region, spec)?;
     let first = spec.first_row();
     let mut merge = Merge::new_at(&inputs, first)?;
     let mut matcher: Option<Matcher> = None;
