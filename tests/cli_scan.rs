@@ -655,3 +655,72 @@ fn shell_layout_for_scan_and_get() {
         .lines()
         .any(|l| l.contains("type=") && l.contains("value=")));
 }
+
+#[test]
+fn column_value_exclude_and_dependent_column_filters() {
+    let Some(d) = region() else { return };
+    let all = tracked(&d);
+    let newest = lines(&scan(&[], &d));
+    let is_q0 = |l: &Line| l.fam == "v3ttl" && l.qual == "q0";
+    let r5 = |l: &Line| l.value.starts_with("R5-");
+    // ColumnValueFilter: only the column's matching versions.
+    assert_eq!(
+        scan_f(
+            "ColumnValueFilter('v3ttl', 'q0', =, 'regexstring:^R5-')",
+            &[],
+            &d
+        ),
+        text(&per_column(&all, 1, |l| is_q0(l) && r5(l)))
+    );
+    assert_eq!(
+        scan_f(
+            "ColumnValueFilter('v3ttl', 'q0', =, 'regexstring:^R5-')",
+            &["--versions", "3"],
+            &d
+        ),
+        text(&per_column(&all, 3, |l| is_q0(l) && r5(l)))
+    );
+    // SingleColumnValueExcludeFilter: the rows of SingleColumnValueFilter without the column.
+    let scv: Vec<Line> = lines(&scan_f(
+        "SingleColumnValueFilter('v3ttl', 'q0', =, 'regexstring:^R5-')",
+        &[],
+        &d,
+    ));
+    let want: Vec<Line> = scv.iter().filter(|l| !is_q0(l)).cloned().collect();
+    assert_eq!(
+        scan_f(
+            "SingleColumnValueExcludeFilter('v3ttl', 'q0', =, 'regexstring:^R5-')",
+            &[],
+            &d
+        ),
+        text(&want)
+    );
+    // DependentColumnFilter: cells whose timestamp is that of a reference-column version the
+    // filter saw. Kept (INCLUDEd) reference versions count against --versions, so with
+    // --versions 1 it sees two of them; dropped ones (dropDependentColumn) do not count, so
+    // it sees all the versions the family keeps.
+    let q0_ts = |row: &str, n: usize| -> Vec<i64> {
+        all.iter()
+            .filter(|l| l.row == row && is_q0(l))
+            .take(n)
+            .map(|l| l.ts)
+            .collect()
+    };
+    let want: Vec<Line> = newest
+        .iter()
+        .filter(|l| q0_ts(&l.row, 2).contains(&l.ts))
+        .cloned()
+        .collect();
+    let got = scan_f("DependentColumnFilter('v3ttl', 'q0')", &[], &d);
+    assert_eq!(got, text(&want));
+    assert!(lines(&got).iter().any(|l| !is_q0(l)));
+    let want: Vec<Line> = newest
+        .iter()
+        .filter(|l| !is_q0(l) && q0_ts(&l.row, 3).contains(&l.ts))
+        .cloned()
+        .collect();
+    assert_eq!(
+        scan_f("DependentColumnFilter('v3ttl', 'q0', true)", &[], &d),
+        text(&want)
+    );
+}

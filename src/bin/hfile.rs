@@ -988,7 +988,9 @@ QualifierFilter(OP, CMP)  ValueFilter(OP, CMP)  TimestampsFilter(ts, ...)  PageF
 SingleColumnValueFilter('f', 'q', OP, CMP[, filterIfMissing, latestVersionOnly])\n  \
 KeyOnlyFilter([lenAsVal])  FirstKeyOnlyFilter()  InclusiveStopFilter('row')\n  \
 MultipleColumnPrefixFilter('p', ...)  ColumnRangeFilter('min', minIncl, 'max', maxIncl)\n  \
-ColumnPaginationFilter(limit, offset)  ColumnCountGetFilter(n)\n\
+ColumnPaginationFilter(limit, offset)  ColumnCountGetFilter(n)\n  \
+ColumnValueFilter('f', 'q', OP, CMP)  DependentColumnFilter('f', 'q'[, drop[, OP, CMP]])\n  \
+SingleColumnValueExcludeFilter(same arguments as SingleColumnValueFilter)\n\
 OP is < <= = != >= >; CMP is 'binary:..', 'binaryprefix:..', 'substring:..' (case-insensitive), \
 'regexstring:..' or 'regexstringnocase:..' (substring/regex with = and != only). Combine with AND, OR \
 (AND binds tighter), SKIP, WHILE and parentheses; '' inside a quoted string is a quote. With a filter, \

@@ -11,8 +11,9 @@
 //! Supported: `KeyOnlyFilter`, `FirstKeyOnlyFilter`, `PrefixFilter`, `ColumnPrefixFilter`,
 //! `PageFilter`, `TimestampsFilter`, `RowFilter`, `FamilyFilter`, `QualifierFilter`,
 //! `ValueFilter`, `SingleColumnValueFilter`, `InclusiveStopFilter`, `ColumnRangeFilter`,
-//! `MultipleColumnPrefixFilter`, `ColumnCountGetFilter`, `ColumnPaginationFilter`, combined
-//! with `AND`, `OR`, `SKIP`, `WHILE` and parentheses. Comparators: `binary:`, `binaryprefix:`, `substring:`, `regexstring:`,
+//! `MultipleColumnPrefixFilter`, `ColumnCountGetFilter`, `ColumnPaginationFilter`,
+//! `ColumnValueFilter`, `SingleColumnValueExcludeFilter`, `DependentColumnFilter` (every
+//! filter ParseFilter knows), combined with `AND`, `OR`, `SKIP`, `WHILE` and parentheses. Comparators: `binary:`, `binaryprefix:`, `substring:`, `regexstring:`,
 //! `regexstringnocase:`.
 
 use std::cmp::Ordering;
@@ -213,6 +214,8 @@ pub enum Filter {
         filter_if_missing: bool,
         /// Test only the newest version.
         latest_version_only: bool,
+        /// `SingleColumnValueExcludeFilter`: the tested column is left out of the row.
+        exclude: bool,
         /// State: the column was seen in this row.
         found: bool,
         /// State: a tested version matched.
@@ -281,6 +284,33 @@ pub enum Filter {
         offset: i64,
         /// State: columns seen in this row.
         count: i64,
+    },
+    /// `ColumnValueFilter('f', 'q', op, 'cmp')`: only that column's matching versions.
+    ColumnValue {
+        /// Family.
+        family: Vec<u8>,
+        /// Qualifier.
+        qualifier: Vec<u8>,
+        /// Operator.
+        op: CompareOp,
+        /// Comparator.
+        cmp: Comparator,
+        /// State: the column was seen in this row.
+        found: bool,
+    },
+    /// `DependentColumnFilter('f', 'q'[, dropDependentColumn[, op, 'cmp']])`: only cells
+    /// whose timestamp is one of the (matching) versions of the reference column.
+    DependentColumn {
+        /// Family.
+        family: Vec<u8>,
+        /// Qualifier.
+        qualifier: Vec<u8>,
+        /// Leave the reference column itself out.
+        drop_dependent: bool,
+        /// Optional value test of the reference column.
+        test: Option<(CompareOp, Comparator)>,
+        /// State: timestamps of the reference column's accepted versions in this row.
+        stamps: BTreeSet<i64>,
     },
     /// `SKIP filter`: drop a whole row when any of its cells is not included.
     Skip {
@@ -627,6 +657,47 @@ impl Filter {
                 *matched = true;
                 Rc::Include
             }
+            Filter::ColumnValue {
+                family,
+                qualifier,
+                op,
+                cmp,
+                found,
+            } => {
+                if c.key.family() != family.as_slice() || c.key.qualifier() != qualifier.as_slice()
+                {
+                    return if *found { Rc::NextRow } else { Rc::NextCol };
+                }
+                *found = true;
+                if op.filters_out(cmp.compare_to(c.value)) {
+                    Rc::Skip
+                } else {
+                    Rc::Include
+                }
+            }
+            Filter::DependentColumn {
+                family,
+                qualifier,
+                drop_dependent,
+                test,
+                stamps,
+            } => {
+                if c.key.family() != family.as_slice() || c.key.qualifier() != qualifier.as_slice()
+                {
+                    return Rc::Include;
+                }
+                if let Some((op, cmp)) = test {
+                    if op.filters_out(cmp.compare_to(c.value)) {
+                        return Rc::Skip;
+                    }
+                }
+                stamps.insert(c.key.timestamp());
+                if *drop_dependent {
+                    Rc::Skip
+                } else {
+                    Rc::Include
+                }
+            }
             Filter::Timestamps { timestamps } => {
                 let ts = c.key.timestamp();
                 if timestamps.contains(&ts) {
@@ -827,6 +898,26 @@ impl Filter {
         }
     }
 
+    /// `filterRowCells`: called at the end of a row with its kept cells, before
+    /// [`Filter::filter_row`]; `keep` says whether a cell (family, qualifier, timestamp)
+    /// stays. Only SingleColumnValueExcludeFilter and DependentColumnFilter (and lists of
+    /// them) remove cells; SKIP and WHILE do not pass it on, as in HBase.
+    pub fn row_cell_kept(&self, family: &[u8], qualifier: &[u8], ts: i64) -> bool {
+        match self {
+            Filter::SingleColumnValue {
+                family: f,
+                qualifier: q,
+                exclude: true,
+                ..
+            } => !(f.as_slice() == family && q.as_slice() == qualifier),
+            Filter::DependentColumn { stamps, .. } => stamps.contains(&ts),
+            Filter::And { filters, .. } | Filter::Or { filters, .. } => filters
+                .iter()
+                .all(|f| f.row_cell_kept(family, qualifier, ts)),
+            _ => true,
+        }
+    }
+
     /// `filterRow`: called once per row that has cells left; true = drop the row.
     pub fn filter_row(&mut self) -> bool {
         match self {
@@ -887,7 +978,8 @@ impl Filter {
                 *found = false;
                 *matched = false;
             }
-            Filter::FirstKeyOnly { found } => *found = false,
+            Filter::FirstKeyOnly { found } | Filter::ColumnValue { found, .. } => *found = false,
+            Filter::DependentColumn { stamps, .. } => stamps.clear(),
             Filter::ColumnCountGet { count, .. } | Filter::ColumnPagination { count, .. } => {
                 *count = 0
             }
@@ -1504,13 +1596,6 @@ fn op_cmp(
     Ok((op, comparator(b, op)?))
 }
 
-/// The filters HBase's ParseFilter knows that hbkit does not evaluate.
-const UNSUPPORTED: &[&str] = &[
-    "SingleColumnValueExcludeFilter",
-    "DependentColumnFilter",
-    "ColumnValueFilter",
-];
-
 fn build(name: &str, pos: usize, args: Vec<Arg>) -> std::result::Result<Filter, ParseError> {
     let first = |what: &str| -> std::result::Result<&Arg, ParseError> {
         args.first()
@@ -1637,7 +1722,53 @@ fn build(name: &str, pos: usize, args: Vec<Arg>) -> std::result::Result<Filter, 
             let (op, cmp) = op_cmp(name, pos, &args)?;
             Filter::Value { op, cmp }
         }
-        "SingleColumnValueFilter" => {
+        "ColumnValueFilter" => {
+            count(name, pos, &args, &[4])?;
+            let arg = |i: usize| {
+                args.get(i)
+                    .ok_or_else(|| ParseError::new(pos, "missing argument"))
+            };
+            let family = quoted(arg(0)?, "the family")?;
+            let qualifier = quoted(arg(1)?, "the qualifier")?;
+            let op = compare_op(arg(2)?)?;
+            let cmp = comparator(arg(3)?, op)?;
+            Filter::ColumnValue {
+                family,
+                qualifier,
+                op,
+                cmp,
+                found: false,
+            }
+        }
+        "DependentColumnFilter" => {
+            count(name, pos, &args, &[2, 3, 5])?;
+            let arg = |i: usize| {
+                args.get(i)
+                    .ok_or_else(|| ParseError::new(pos, "missing argument"))
+            };
+            let family = quoted(arg(0)?, "the family")?;
+            let qualifier = quoted(arg(1)?, "the qualifier")?;
+            let drop_dependent = if args.len() >= 3 {
+                boolean(arg(2)?, "dropDependentColumn")?
+            } else {
+                false
+            };
+            let test = if args.len() == 5 {
+                let op = compare_op(arg(3)?)?;
+                // (ParseFilter does not restrict substring/regex to = and != here.)
+                Some((op, comparator(arg(4)?, CompareOp::Equal)?))
+            } else {
+                None
+            };
+            Filter::DependentColumn {
+                family,
+                qualifier,
+                drop_dependent,
+                test,
+                stamps: BTreeSet::new(),
+            }
+        }
+        "SingleColumnValueFilter" | "SingleColumnValueExcludeFilter" => {
             count(name, pos, &args, &[4, 6])?;
             let arg = |i: usize| {
                 args.get(i)
@@ -1662,15 +1793,10 @@ fn build(name: &str, pos: usize, args: Vec<Arg>) -> std::result::Result<Filter, 
                 cmp,
                 filter_if_missing,
                 latest_version_only,
+                exclude: name == "SingleColumnValueExcludeFilter",
                 found: false,
                 matched: false,
             }
-        }
-        _ if UNSUPPORTED.contains(&name) => {
-            return Err(ParseError::new(
-                pos,
-                format!("{name} is an HBase filter that hbkit does not evaluate yet"),
-            ))
         }
         "" => return Err(ParseError::new(pos, "expected a filter name")),
         _ => {
@@ -1710,6 +1836,8 @@ mod tests {
             Filter::MultipleColumnPrefix { .. } => "MultipleColumnPrefix".into(),
             Filter::ColumnCountGet { .. } => "ColumnCountGet".into(),
             Filter::ColumnPagination { .. } => "ColumnPagination".into(),
+            Filter::ColumnValue { .. } => "ColumnValue".into(),
+            Filter::DependentColumn { .. } => "DependentColumn".into(),
             Filter::Skip { inner, .. } => format!("SKIP({})", shape(inner)),
             Filter::While { inner, .. } => format!("WHILE({})", shape(inner)),
             Filter::And { filters, .. } => list("AND", filters),
@@ -1775,6 +1903,17 @@ mod tests {
             ),
             ("ColumnCountGetFilter(2)", "ColumnCountGet"),
             ("ColumnPaginationFilter(2, 1)", "ColumnPagination"),
+            ("ColumnValueFilter('f', 'q', =, 'binary:v')", "ColumnValue"),
+            (
+                "SingleColumnValueExcludeFilter('f', 'q', =, 'binary:v')",
+                "SCV",
+            ),
+            ("DependentColumnFilter('f', 'q')", "DependentColumn"),
+            ("DependentColumnFilter('f', 'q', true)", "DependentColumn"),
+            (
+                "DependentColumnFilter('f', 'q', false, <, 'substring:x')",
+                "DependentColumn",
+            ),
         ];
         for (s, want) in cases {
             assert_eq!(shape(&p(s)), want, "{s}");
@@ -1934,7 +2073,8 @@ mod tests {
             ("PrefixFilter('a') AND", 21, "expected a filter"),
             ("", 0, "expected a filter"),
             ("PrefixFilter", 12, "expected '('"),
-            ("DependentColumnFilter('f','q')", 0, "does not evaluate"),
+            ("DependentColumnFilter('f','q',true,=)", 0, "2 or 3 or 5"),
+            ("ColumnValueFilter('f','q',<,'substring:x')", 28, "= and !="),
             ("ColumnPaginationFilter(1, -1)", 26, "negative"),
             ("ColumnCountGetFilter(3000000000)", 21, "too large"),
             ("MultipleColumnPrefixFilter('a', 'a')", 32, "distinct"),

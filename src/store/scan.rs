@@ -230,6 +230,14 @@ fn finish_row(
     f: &mut dyn FnMut(&Cell<'_>) -> Result<bool>,
 ) -> Result<bool> {
     let mut go_on = true;
+    if !buf.is_empty() {
+        // filterRowCells (then filterRow only if cells are left), as FilterWrapper does.
+        buf.retain(|o| {
+            o.cell().map_or(true, |c| {
+                filter.row_cell_kept(c.key.family(), c.key.qualifier(), c.key.timestamp())
+            })
+        });
+    }
     if !buf.is_empty() && !filter.filter_row() {
         for o in buf.iter() {
             if !f(&o.cell()?)? {
