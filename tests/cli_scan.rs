@@ -249,6 +249,19 @@ fn filter_column_filters() {
         want.extend(cols.into_iter().skip(2).take(3).cloned());
     }
     assert_eq!(scan_f("ColumnPaginationFilter(3, 2)", &[], &d), text(&want));
+    // ColumnCountGetFilter(n) (meant for gets): n columns of the first row, then every
+    // store that reads a cell past the limit ends the scan of the region.
+    assert_eq!(scan_f("ColumnCountGetFilter(2)", &[], &d), text(&all[..2]));
+    assert_eq!(
+        scan_f("ColumnCountGetFilter(2)", &["--row", "r003"], &d),
+        text(
+            &all.iter()
+                .filter(|l| l.row == "r003")
+                .take(2)
+                .cloned()
+                .collect::<Vec<_>>()
+        )
+    );
 }
 
 #[test]

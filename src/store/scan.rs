@@ -6,7 +6,7 @@
 //! is applied as a region server does, buffering at most one row. Row limits are left to
 //! the caller's callback.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cell::Cell;
 use crate::error::{Error, Result};
@@ -270,6 +270,16 @@ fn scan_region_filtered(
     let mut buf: Vec<OwnedCell> = Vec::new();
     // Per family (store): a pending seek from a SEEK_NEXT_USING_HINT.
     let mut hints: BTreeMap<Vec<u8>, Hint> = BTreeMap::new();
+    // Stores whose matcher answered DONE_SCAN (filterAllRemaining): closed for the rest of
+    // the region, as a StoreScanner closes itself. The others go on if a `reset` makes
+    // filterAllRemaining false again (ColumnCountGetFilter).
+    let stores: BTreeSet<&[u8]> = region
+        .stores
+        .iter()
+        .map(|s| s.family.as_slice())
+        .filter(|f| spec.families.contains_key(*f))
+        .collect();
+    let mut closed: BTreeSet<Vec<u8>> = BTreeSet::new();
     while let Some(c) = merge.next()? {
         let cell = c.cell()?;
         let r = cell.key.row();
@@ -293,7 +303,9 @@ fn scan_region_filtered(
                 if !finish_row(&mut filter, &mut buf, f)? {
                     return Ok(false);
                 }
-                if filter.filter_all_remaining() {
+                if filter.filter_all_remaining()
+                    || (!closed.is_empty() && stores.iter().all(|f| closed.contains(*f)))
+                {
                     return Ok(true);
                 }
             }
@@ -309,6 +321,9 @@ fn scan_region_filtered(
         let Some(p) = spec.families.get(family) else {
             continue;
         };
+        if closed.contains(family) {
+            continue;
+        }
         if let Some(h) = hints.get(family) {
             if h.is_after(&cell) {
                 continue;
@@ -316,9 +331,9 @@ fn scan_region_filtered(
             hints.remove(family);
         }
         if filter.filter_all_remaining() {
-            // DONE_SCAN: the row so far is still answered.
-            finish_row(&mut filter, &mut buf, f)?;
-            return Ok(true);
+            // DONE_SCAN: this store is done; the row so far is still answered.
+            closed.insert(family.to_vec());
+            continue;
         }
         let m = matcher.get_or_insert_with(|| Matcher::new(spec.mode, p.clone()));
         if family != fam.as_slice() {
