@@ -981,7 +981,24 @@ fn rewrite(a: &RewriteArgs) -> Result<String, Error> {
 #[command(
     after_help = "Cells print as the `K: ... V: ...` lines of `hfile dump -p`. Rows and columns accept the \
 Bytes.toStringBinary escaped form. --versions defaults to 1 as in the HBase shell and is capped by each family's \
-VERSIONS (not in --raw mode)."
+VERSIONS (not in --raw mode).\n\n\
+--filter takes the HBase shell's filter language (ParseFilter syntax) with HBase 2.6 semantics:\n  \
+PrefixFilter('p')  ColumnPrefixFilter('p')  RowFilter(OP, CMP)  FamilyFilter(OP, CMP)\n  \
+QualifierFilter(OP, CMP)  ValueFilter(OP, CMP)  TimestampsFilter(ts, ...)  PageFilter(n)\n  \
+SingleColumnValueFilter('f', 'q', OP, CMP[, filterIfMissing, latestVersionOnly])\n  \
+KeyOnlyFilter([lenAsVal])  FirstKeyOnlyFilter()  InclusiveStopFilter('row')\n  \
+MultipleColumnPrefixFilter('p', ...)  ColumnRangeFilter('min', minIncl, 'max', maxIncl)\n  \
+ColumnPaginationFilter(limit, offset)  ColumnCountGetFilter(n)\n  \
+ColumnValueFilter('f', 'q', OP, CMP)  DependentColumnFilter('f', 'q'[, drop[, OP, CMP]])\n  \
+SingleColumnValueExcludeFilter(same arguments as SingleColumnValueFilter)\n\
+OP is < <= = != >= >; CMP is 'binary:..', 'binaryprefix:..', 'substring:..' (case-insensitive), \
+'regexstring:..' or 'regexstringnocase:..' (substring/regex with = and != only). Combine with AND, OR \
+(AND binds tighter), SKIP, WHILE and parentheses; '' inside a quoted string is a quote. With a filter, \
+versions are counted up to the family's VERSIONS before the filter and --versions caps what it returns, \
+as a region server does.\n\n\
+--shell prints the HBase shell's scan layout (`ROW  COLUMN+CELL`, ` row column=f:q, timestamp=T, value=V`, \
+`N row(s)`), or its get layout with --row; timestamps in UTC, no `Took` line.\n\n\
+Example: hfile scan --shell --filter \"PrefixFilter('r0') AND ValueFilter(=, 'substring:err')\" TABLE_DIR"
 )]
 struct ScanArgs {
     /// A table dir (with .tabledesc) or a region dir (with .regioninfo).
@@ -1018,8 +1035,15 @@ struct ScanArgs {
     #[arg(long, value_name = "N")]
     limit: Option<u64>,
     /// NDJSON output.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shell")]
     json: bool,
+    /// A server-side filter in the HBase shell's filter language, e.g.
+    /// "PrefixFilter('r0') AND ValueFilter(=, 'substring:abc')".
+    #[arg(long, value_name = "FILTER STRING")]
+    filter: Option<String>,
+    /// Print what the HBase shell's `scan` (or `get`, with --row) prints, timestamps in UTC.
+    #[arg(long)]
+    shell: bool,
 }
 
 fn scan_cmd(a: ScanArgs) -> io::Result<u8> {
@@ -1104,12 +1128,23 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
     }
     spec.stop_row = parse_row(&a.stop_row)?.or(spec.stop_row);
     spec.prefix = parse_row(&a.prefix)?;
+    if let Some(fs) = &a.filter {
+        spec.filter = Some(hbkit::store::filter::parse(fs)?);
+    }
+    let get = a.row.is_some();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut buf = Vec::new();
     let mut rows = 0u64;
     let mut last_row: Option<Vec<u8>> = None;
     let mut io_err: Option<io::Error> = None;
+    if a.shell {
+        if get {
+            out.write_all(b"COLUMN  CELL\n")?;
+        } else {
+            out.write_all(b"ROW  COLUMN+CELL\n")?;
+        }
+    }
     scan_regions(&regions, &spec, &mut |cell| {
         let row = cell.key.row();
         if last_row.as_deref() != Some(row) {
@@ -1120,7 +1155,9 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
             last_row = Some(row.to_vec());
         }
         buf.clear();
-        if a.json {
+        if a.shell {
+            push_cell_shell(&mut buf, cell, !get);
+        } else if a.json {
             push_cell_json(&mut buf, cell, true);
         } else {
             push_cell_text(&mut buf, cell, true);
@@ -1134,6 +1171,102 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
     if let Some(e) = io_err {
         return Err(e.into());
     }
+    if a.shell {
+        // A get answers one row at most; the shell counts it as 1 row(s) when non-empty.
+        writeln!(out, "{rows} row(s)")?;
+    }
     out.flush()?;
     Ok(())
+}
+
+/// One line of the HBase shell's `scan` (` ROW column=F:Q, timestamp=T, value=V`) or
+/// `get` (` F:Q timestamp=T, value=V`) output as printed to a non-terminal (no column
+/// padding): bytes in toStringBinary form, the timestamp as Java's LocalDateTime in UTC,
+/// and `type=...` instead of the value for delete markers (raw scans).
+fn push_cell_shell(out: &mut Vec<u8>, c: &Cell<'_>, with_row: bool) {
+    out.push(b' ');
+    if with_row {
+        push_string_binary(out, c.key.row());
+        out.extend_from_slice(b" column=");
+    }
+    push_string_binary(out, c.key.family());
+    out.push(b':');
+    push_string_binary(out, c.key.qualifier());
+    out.extend_from_slice(if with_row {
+        b", timestamp="
+    } else {
+        b" timestamp="
+    });
+    out.extend_from_slice(java_local_date_time(c.key.timestamp()).as_bytes());
+    match c.key.key_type() {
+        Some(t) if t.is_delete() => {
+            out.extend_from_slice(b", type=");
+            out.extend_from_slice(t.name().as_bytes());
+        }
+        _ => {
+            out.extend_from_slice(b", value=");
+            push_string_binary(out, c.value);
+        }
+    }
+    out.push(b'\n');
+}
+
+/// `LocalDateTime.ofInstant(Instant.ofEpochMilli(ms), UTC).toString()`:
+/// `yyyy-MM-ddTHH:mm`, then `:ss` when seconds or millis are non-zero, then `.SSS` when
+/// millis are non-zero; years past 9999 get a `+`.
+fn java_local_date_time(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, mi, sec, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    let mut s = if year > 9999 {
+        format!("+{year}")
+    } else if year < 0 {
+        format!("-{:04}", -year)
+    } else {
+        format!("{year:04}")
+    };
+    s.push_str(&format!("-{month:02}-{day:02}T{h:02}:{mi:02}"));
+    if sec > 0 || milli > 0 {
+        s.push_str(&format!(":{sec:02}"));
+        if milli > 0 {
+            s.push_str(&format!(".{milli:03}"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::java_local_date_time as t;
+
+    #[test]
+    fn shell_timestamps_are_java_local_date_time_in_utc() {
+        assert_eq!(t(0), "1970-01-01T00:00");
+        assert_eq!(t(1000), "1970-01-01T00:00:01");
+        assert_eq!(t(1), "1970-01-01T00:00:00.001");
+        assert_eq!(t(-1), "1969-12-31T23:59:59.999");
+        assert_eq!(t(1_700_100_000_000), "2023-11-16T02:00");
+        assert_eq!(t(1_700_015_400_100), "2023-11-15T02:30:00.100");
+        assert_eq!(t(951_782_400_000), "2000-02-29T00:00");
+        assert_eq!(t(253_402_300_800_000), "+10000-01-01T00:00");
+        assert_eq!(t(-62_198_755_200_000), "-0001-01-01T00:00");
+        // i64::MAX is Java's LATEST_TIMESTAMP; it must not overflow.
+        assert_eq!(t(i64::MAX), "+292278994-08-17T07:12:55.807");
+        assert_eq!(t(i64::MIN), "-292275055-05-16T16:47:04.192");
+    }
 }

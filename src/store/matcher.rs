@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use crate::cell::{Cell, KeyType};
 use crate::layout::{FamilySchema, KeepDeletedCells};
+use crate::store::filter::{Filter, ReturnCode};
 use crate::Result;
 
 /// Which matcher.
@@ -166,8 +167,23 @@ struct ColumnTracker {
 
 enum Verdict {
     Include,
+    IncludeSeekNextCol,
+    IncludeSeekNextRow,
     Skip,
     SeekNextCol,
+    SeekNextRow,
+    Hint,
+}
+
+/// The matcher's answer for one cell of a filtered scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filtered {
+    /// Return the cell.
+    Include,
+    /// Drop it.
+    Skip,
+    /// Drop it and seek this family to the filter's next-cell hint.
+    Hint,
 }
 
 impl ColumnTracker {
@@ -232,6 +248,13 @@ pub struct Matcher {
     seek_col: Option<Vec<u8>>,
     deletes: DeleteTracker,
     columns: ColumnTracker,
+    /// Skip the rest of this row (in this family).
+    seek_row: bool,
+    /// Versions returned per column after the filter (`versionsAfterFilter`).
+    after_filter: i64,
+    /// Column and count of filter-included versions.
+    filter_col: Option<Vec<u8>>,
+    filter_count: i64,
 }
 
 impl Matcher {
@@ -247,7 +270,18 @@ impl Matcher {
             seek_col: None,
             deletes: DeleteTracker::default(),
             columns: ColumnTracker::default(),
+            seek_row: false,
+            after_filter: i64::MAX,
+            filter_col: None,
+            filter_count: 0,
         }
+    }
+
+    /// For filtered scans: at most `n` filter-included versions per column are returned
+    /// (HBase's `versionsAfterFilter`; the column tracker itself then counts up to the
+    /// family's VERSIONS, set through the params).
+    pub fn set_versions_after_filter(&mut self, n: i64) {
+        self.after_filter = n;
     }
 
     /// The parameters.
@@ -274,34 +308,62 @@ impl Matcher {
         self.family.clear();
         self.family.extend_from_slice(c.key.family());
         self.seek_col = None;
+        self.seek_row = false;
+        self.filter_col = None;
+        self.filter_count = 0;
         self.deletes.reset();
         self.columns.reset();
     }
 
     /// Decide one cell (fed in merged order). True = the cell is kept / returned.
     pub fn check(&mut self, c: &Cell<'_>) -> bool {
+        self.check_inner(c, None) == Filtered::Include
+    }
+
+    /// Decide one cell of a filtered user or raw scan: `filter.filter_cell` is asked
+    /// after the time range, column and version checks, as `UserScanQueryMatcher` does.
+    pub fn check_filtered(&mut self, c: &Cell<'_>, filter: &mut Filter) -> Filtered {
+        self.check_inner(c, Some(filter))
+    }
+
+    fn check_inner(&mut self, c: &Cell<'_>, filter: Option<&mut Filter>) -> Filtered {
         if self.starts_new_group(c) {
             self.reset_to(c);
+        }
+        if self.seek_row {
+            return Filtered::Skip;
         }
         let qual = c.key.qualifier();
         if let Some(q) = &self.seek_col {
             if q.as_slice() == qual {
-                return false;
+                return Filtered::Skip;
             }
             self.seek_col = None;
         }
-        let v = self.decide(c);
-        match v {
-            Verdict::Include => true,
-            Verdict::Skip => false,
+        match self.decide(c, filter) {
+            Verdict::Include => Filtered::Include,
+            Verdict::IncludeSeekNextCol => {
+                self.seek_col = Some(qual.to_vec());
+                Filtered::Include
+            }
+            Verdict::IncludeSeekNextRow => {
+                self.seek_row = true;
+                Filtered::Include
+            }
+            Verdict::Skip => Filtered::Skip,
             Verdict::SeekNextCol => {
                 self.seek_col = Some(qual.to_vec());
-                false
+                Filtered::Skip
             }
+            Verdict::SeekNextRow => {
+                self.seek_row = true;
+                Filtered::Skip
+            }
+            Verdict::Hint => Filtered::Hint,
         }
     }
 
-    fn decide(&mut self, c: &Cell<'_>) -> Verdict {
+    fn decide(&mut self, c: &Cell<'_>, filter: Option<&mut Filter>) -> Verdict {
         let ts = c.key.timestamp();
         let t = c.key.type_code();
         let qual = c.key.qualifier();
@@ -385,9 +447,9 @@ impl Matcher {
                 if let Some(v) = self.check_deleted(qual, ts) {
                     return v;
                 }
-                self.match_column(qual, ts, t)
+                self.match_column(c, filter)
             }
-            Mode::Raw => self.match_column(qual, ts, t),
+            Mode::Raw => self.match_column(c, filter),
         }
     }
 
@@ -404,7 +466,8 @@ impl Matcher {
         }
     }
 
-    fn match_column(&mut self, qual: &[u8], ts: i64, t: u8) -> Verdict {
+    fn match_column(&mut self, c: &Cell<'_>, filter: Option<&mut Filter>) -> Verdict {
+        let (qual, ts, t) = (c.key.qualifier(), c.key.timestamp(), c.key.type_code());
         let p = &self.params;
         let (lo, hi) = p.time_range;
         if ts >= hi {
@@ -418,7 +481,39 @@ impl Matcher {
                 return Verdict::SeekNextCol;
             }
         }
-        self.columns.check_versions(qual, ts, t, p, self.oldest)
+        let v = self.columns.check_versions(qual, ts, t, p, self.oldest);
+        match (v, filter) {
+            (Verdict::Include, Some(f)) => {
+                let rc = f.filter_cell(c);
+                self.merge_filter_response(qual, rc)
+            }
+            (v, _) => v,
+        }
+    }
+
+    /// `mergeFilterResponse` for a cell the column tracker included.
+    fn merge_filter_response(&mut self, qual: &[u8], rc: ReturnCode) -> Verdict {
+        let v = match rc {
+            ReturnCode::Skip => return Verdict::Skip,
+            ReturnCode::NextCol => return Verdict::SeekNextCol,
+            ReturnCode::NextRow => return Verdict::SeekNextRow,
+            ReturnCode::SeekNextUsingHint => return Verdict::Hint,
+            ReturnCode::Include => Verdict::Include,
+            ReturnCode::IncludeAndNextCol => Verdict::IncludeSeekNextCol,
+            ReturnCode::IncludeAndSeekNextRow => Verdict::IncludeSeekNextRow,
+        };
+        if self.filter_col.as_deref() != Some(qual) {
+            self.filter_col = Some(qual.to_vec());
+            self.filter_count = 0;
+        }
+        self.filter_count = self.filter_count.saturating_add(1);
+        if self.filter_count > self.after_filter {
+            return match v {
+                Verdict::IncludeSeekNextRow => Verdict::SeekNextRow,
+                _ => Verdict::SeekNextCol,
+            };
+        }
+        v
     }
 }
 

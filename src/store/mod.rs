@@ -3,11 +3,13 @@
 //! ([`compact`]).
 
 pub mod compact;
+pub mod filter;
 pub mod matcher;
 pub mod merge;
 pub mod scan;
 
-pub use matcher::{Matcher, Mode, Params};
+pub use filter::Filter;
+pub use matcher::{Filtered, Matcher, Mode, Params};
 pub use merge::{Input, Merge, OwnedCell};
 pub use scan::{scan_region, scan_regions, ScanOptions, ScanSpec};
 

@@ -2,15 +2,17 @@
 //! computed from a region's store files with the merged read and HBase's matchers.
 //!
 //! [`ScanSpec`] holds the row range and the per-family parameters; [`scan_region`] streams
-//! the kept cells of one region in scan order. Row-level logic (filters, batching, row
-//! limits) is left to the caller's callback.
+//! the kept cells of one region in scan order. A [`Filter`] (HBase shell filter language)
+//! is applied as a region server does, buffering at most one row. Row limits are left to
+//! the caller's callback.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cell::Cell;
 use crate::error::{Error, Result};
 use crate::layout::{Region, TableDescriptor};
-use crate::store::{Input, Matcher, Merge, Mode, Params};
+use crate::store::filter::{Filter, Hint};
+use crate::store::{Filtered, Input, Matcher, Merge, Mode, OwnedCell, Params};
 
 /// What to scan and how.
 #[derive(Debug, Clone)]
@@ -25,6 +27,12 @@ pub struct ScanSpec {
     pub families: BTreeMap<Vec<u8>, Params>,
     /// User or raw scan.
     pub mode: Mode,
+    /// A server-side filter (fresh state; each region gets its own copy).
+    pub filter: Option<Filter>,
+    /// Per family: the versions the column tracker counts when a filter is set (the
+    /// family's VERSIONS, unlimited for raw scans); `families[f].max_versions` is then
+    /// the number returned after the filter.
+    filter_tracker_versions: BTreeMap<Vec<u8>, i64>,
 }
 
 /// The user-facing knobs of a scan, before they are checked against the table schema.
@@ -76,11 +84,16 @@ impl ScanSpec {
             }
         }
         let mut families = BTreeMap::new();
+        let mut filter_tracker_versions = BTreeMap::new();
         for f in &desc.families {
             if !wanted.is_empty() && !wanted.contains_key(&f.name) {
                 continue;
             }
             let mut p = Params::from_family(f, opts.now)?;
+            filter_tracker_versions.insert(
+                f.name.clone(),
+                if opts.raw { i64::MAX } else { p.max_versions },
+            );
             p.max_versions = if opts.raw {
                 opts.versions
             } else {
@@ -96,6 +109,8 @@ impl ScanSpec {
             prefix: None,
             families,
             mode: if opts.raw { Mode::Raw } else { Mode::User },
+            filter: None,
+            filter_tracker_versions,
         })
     }
 
@@ -149,15 +164,10 @@ pub fn scan_region(
             return Ok(true);
         }
     }
-    let mut inputs = Vec::new();
-    for s in &region.stores {
-        if !spec.families.contains_key(&s.family) {
-            continue;
-        }
-        for sf in &s.files {
-            inputs.push(Input::open(sf)?);
-        }
+    if let Some(filter) = &spec.filter {
+        return scan_region_filtered(region, spec, filter.clone(), f);
     }
+    let inputs = open_region(region, spec)?;
     let first = spec.first_row();
     let mut merge = Merge::new_at(&inputs, first)?;
     let mut matcher: Option<Matcher> = None;
@@ -194,6 +204,173 @@ pub fn scan_region(
         if !f(&cell)? {
             return Ok(false);
         }
+    }
+    Ok(true)
+}
+
+/// Open the region's store files for the scanned families.
+fn open_region(region: &Region, spec: &ScanSpec) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for s in &region.stores {
+        if !spec.families.contains_key(&s.family) {
+            continue;
+        }
+        for sf in &s.files {
+            inputs.push(Input::open(sf)?);
+        }
+    }
+    Ok(inputs)
+}
+
+/// The end of a row: `filterRow` on a non-empty row, then the row's cells go out unless
+/// dropped, then `reset`. False when `f` said stop.
+fn finish_row(
+    filter: &mut Filter,
+    buf: &mut Vec<OwnedCell>,
+    f: &mut dyn FnMut(&Cell<'_>) -> Result<bool>,
+) -> Result<bool> {
+    let mut go_on = true;
+    if !buf.is_empty() {
+        // filterRowCells (then filterRow only if cells are left), as FilterWrapper does.
+        buf.retain(|o| {
+            o.cell().map_or(true, |c| {
+                filter.row_cell_kept(c.key.family(), c.key.qualifier(), c.key.timestamp())
+            })
+        });
+    }
+    if !buf.is_empty() && !filter.filter_row() {
+        for o in buf.iter() {
+            if !f(&o.cell()?)? {
+                go_on = false;
+                break;
+            }
+        }
+    }
+    buf.clear();
+    filter.reset();
+    Ok(go_on)
+}
+
+/// [`scan_region`] with a filter, following `RegionScannerImpl.nextInternal`: per row,
+/// `filterRowKey` on its first cell, the store matchers (with `filterCell` after the
+/// version checks), then `filterRow` and `reset`; `filterAllRemaining` ends the region.
+fn scan_region_filtered(
+    region: &Region,
+    spec: &ScanSpec,
+    mut filter: Filter,
+    f: &mut dyn FnMut(&Cell<'_>) -> Result<bool>,
+) -> Result<bool> {
+    let inputs = open_region(region, spec)?;
+    let first = spec.first_row();
+    let mut merge = Merge::new_at(&inputs, first)?;
+    let mut matcher: Option<Matcher> = None;
+    let mut fam: Vec<u8> = Vec::new();
+    let mut row: Option<Vec<u8>> = None;
+    let mut row_rejected = false;
+    let mut buf: Vec<OwnedCell> = Vec::new();
+    // Per family (store): a pending seek from a SEEK_NEXT_USING_HINT.
+    let mut hints: BTreeMap<Vec<u8>, Hint> = BTreeMap::new();
+    // Stores whose matcher answered DONE_SCAN (filterAllRemaining): closed for the rest of
+    // the region, as a StoreScanner closes itself. The others go on if a `reset` makes
+    // filterAllRemaining false again (ColumnCountGetFilter).
+    let stores: BTreeSet<&[u8]> = region
+        .stores
+        .iter()
+        .map(|s| s.family.as_slice())
+        .filter(|f| spec.families.contains_key(*f))
+        .collect();
+    let mut closed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    while let Some(c) = merge.next()? {
+        let cell = c.cell()?;
+        let r = cell.key.row();
+        if r < first {
+            continue;
+        }
+        let past_stop = spec.stop_row.as_ref().is_some_and(|s| r >= s.as_slice());
+        let past_prefix = spec
+            .prefix
+            .as_ref()
+            .is_some_and(|p| !r.starts_with(p) && r > p.as_slice());
+        if past_stop || past_prefix {
+            finish_row(&mut filter, &mut buf, f)?;
+            return Ok(false);
+        }
+        if spec.prefix.as_ref().is_some_and(|p| !r.starts_with(p)) {
+            continue;
+        }
+        if row.as_deref() != Some(r) {
+            if row.is_some() {
+                if !finish_row(&mut filter, &mut buf, f)? {
+                    return Ok(false);
+                }
+                if filter.filter_all_remaining()
+                    || (!closed.is_empty() && stores.iter().all(|f| closed.contains(*f)))
+                {
+                    return Ok(true);
+                }
+            }
+            row = Some(r.to_vec());
+            row_rejected = filter.filter_all_remaining() || filter.filter_row_key(r);
+            if row_rejected && filter.filter_all_remaining() {
+                return Ok(true);
+            }
+        }
+        // A row rejected by filterRowKey is still read through the store matchers (the
+        // region server skips it with `nextRow`, which runs them), its cells discarded.
+        let family = cell.key.family();
+        let Some(p) = spec.families.get(family) else {
+            continue;
+        };
+        if closed.contains(family) {
+            continue;
+        }
+        if let Some(h) = hints.get(family) {
+            if h.is_after(&cell) {
+                continue;
+            }
+            hints.remove(family);
+        }
+        if filter.filter_all_remaining() {
+            // DONE_SCAN: this store is done; the row so far is still answered.
+            closed.insert(family.to_vec());
+            continue;
+        }
+        let m = matcher.get_or_insert_with(|| Matcher::new(spec.mode, p.clone()));
+        if family != fam.as_slice() {
+            fam.clear();
+            fam.extend_from_slice(family);
+            let mut tp = p.clone();
+            tp.max_versions = spec
+                .filter_tracker_versions
+                .get(family)
+                .copied()
+                .unwrap_or(p.max_versions);
+            m.set_params(tp);
+            m.set_versions_after_filter(p.max_versions);
+        }
+        match m.check_filtered(&cell, &mut filter) {
+            Filtered::Include if row_rejected => {}
+            Filtered::Include => {
+                let mut o = OwnedCell::from_cell(&cell);
+                if let Some(v) = filter.transform_value(cell.value) {
+                    o.value = v;
+                    o.tags.clear();
+                    o.seq_id = 0;
+                }
+                buf.push(o);
+            }
+            Filtered::Skip => {}
+            Filtered::Hint => {
+                if let Some(h) = filter.next_cell_hint(r, family) {
+                    if h.is_after(&cell) {
+                        hints.insert(family.to_vec(), h);
+                    }
+                }
+            }
+        }
+    }
+    if row.is_some() && !finish_row(&mut filter, &mut buf, f)? {
+        return Ok(false);
     }
     Ok(true)
 }
