@@ -1020,6 +1020,14 @@ struct ScanArgs {
     /// NDJSON output.
     #[arg(long)]
     json: bool,
+    /// Also read each region's recovered.edits (WAL edits not yet flushed), as HBase's
+    /// replay on region open would apply them.
+    #[arg(long)]
+    recovered_edits: bool,
+    /// With --recovered-edits: use the intact entries of a damaged edits file, as HBase
+    /// does, instead of failing.
+    #[arg(long, requires = "recovered_edits")]
+    accept_damaged_edits: bool,
 }
 
 fn scan_cmd(a: ScanArgs) -> io::Result<u8> {
@@ -1104,6 +1112,12 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
     }
     spec.stop_row = parse_row(&a.stop_row)?.or(spec.stop_row);
     spec.prefix = parse_row(&a.prefix)?;
+    if a.recovered_edits {
+        spec.recovered_edits = Some(hbkit::store::edits::EditsOptions {
+            accept_damaged: a.accept_damaged_edits,
+            ..Default::default()
+        });
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut buf = Vec::new();

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::cell::Cell;
 use crate::error::{Error, Result};
 use crate::layout::{Region, TableDescriptor};
+use crate::store::edits::{self, EditsOptions};
 use crate::store::{Input, Matcher, Merge, Mode, Params};
 
 /// What to scan and how.
@@ -25,6 +26,9 @@ pub struct ScanSpec {
     pub families: BTreeMap<Vec<u8>, Params>,
     /// User or raw scan.
     pub mode: Mode,
+    /// Also read each region's recovered.edits as HBase's replay on region open would
+    /// ([`crate::store::edits`]).
+    pub recovered_edits: Option<EditsOptions>,
 }
 
 /// The user-facing knobs of a scan, before they are checked against the table schema.
@@ -96,6 +100,7 @@ impl ScanSpec {
             prefix: None,
             families,
             mode: if opts.raw { Mode::Raw } else { Mode::User },
+            recovered_edits: None,
         })
     }
 
@@ -159,7 +164,22 @@ pub fn scan_region(
         }
     }
     let first = spec.first_row();
-    let mut merge = Merge::new_at(&inputs, first)?;
+    let mut streams = Vec::new();
+    if let Some(eo) = &spec.recovered_edits {
+        let fams: Vec<Vec<u8>> = region
+            .stores
+            .iter()
+            .filter(|s| spec.families.contains_key(&s.family))
+            .map(|s| s.family.clone())
+            .collect();
+        let (by_fam, _) = edits::read_for_region(region, Some(&fams), eo)?;
+        for (_, e) in by_fam {
+            if e.cells > 0 {
+                streams.push(e.stream()?);
+            }
+        }
+    }
+    let mut merge = Merge::with_edits(&inputs, streams, first)?;
     let mut matcher: Option<Matcher> = None;
     let mut fam: Vec<u8> = Vec::new();
     while let Some(c) = merge.next()? {
