@@ -113,7 +113,13 @@ fn collect(paths: &[PathBuf], problems: &mut Vec<Problem>) -> Result<Vec<Job>, E
             DirKind::Store => vec![],
             DirKind::Table => {
                 let t = layout::read_table(p, &ctx, problems)?;
-                t.regions.into_iter().map(|r| r.dir).collect()
+                // Split/merge parents (reported by read_table) are left alone: their
+                // daughters' reference files point at their store files.
+                t.regions
+                    .into_iter()
+                    .filter(|r| !r.superseded)
+                    .map(|r| r.dir)
+                    .collect()
             }
             DirKind::Root => {
                 return Err(Error::usage(format!(

@@ -226,8 +226,9 @@ pub fn scan_regions(
     f: &mut dyn FnMut(&Cell<'_>) -> Result<bool>,
 ) -> Result<()> {
     for r in regions {
-        // A split parent is offline: its daughters serve its rows.
-        if r.info.as_ref().is_ok_and(|i| i.offline && i.split) {
+        // A split parent is offline: its daughters serve its rows. Its .regioninfo rarely
+        // says so (HBase records the split in hbase:meta), hence `superseded`.
+        if r.superseded || r.info.as_ref().is_ok_and(|i| i.offline && i.split) {
             continue;
         }
         if !scan_region(r, spec, f)? {
