@@ -275,3 +275,67 @@ impl HFileCount {
         out
     }
 }
+
+fn region(name: &str, start: &str, end: &str, id: u64) -> layout::Region {
+    layout::Region {
+        dir: std::path::PathBuf::from(name),
+        encoded_name: name.to_string(),
+        info: Ok(RegionInfo {
+            region_id: id,
+            table: b"t".to_vec(),
+            start_key: start.as_bytes().to_vec(),
+            end_key: end.as_bytes().to_vec(),
+            ..RegionInfo::default()
+        }),
+        stores: Vec::new(),
+        superseded: false,
+    }
+}
+
+/// Split parents (tiled by newer daughters, also after a second split) and merge parents
+/// (inside one newer region) are marked; a region with a gap in its daughters, or without a
+/// readable .regioninfo, is not.
+#[test]
+fn split_and_merge_parents_are_marked() {
+    let mark = |mut v: Vec<layout::Region>| -> Vec<bool> {
+        layout::mark_superseded(&mut v);
+        v.iter().map(|r| r.superseded).collect()
+    };
+    // P split into D1, D2; D2 split into E1, E2.
+    assert_eq!(
+        mark(vec![
+            region("P", "", "", 1),
+            region("D1", "", "m", 2),
+            region("D2", "m", "", 2),
+            region("E1", "m", "t", 3),
+            region("E2", "t", "", 3),
+        ]),
+        [true, false, true, false, false]
+    );
+    // M1 + M2 merged into N.
+    assert_eq!(
+        mark(vec![
+            region("M1", "a", "b", 5),
+            region("M2", "b", "c", 5),
+            region("N", "a", "c", 6),
+        ]),
+        [true, true, false]
+    );
+    // Only one daughter present: the parent still serves the rest.
+    assert_eq!(
+        mark(vec![region("X", "", "", 1), region("D1", "", "m", 2)]),
+        [false, false]
+    );
+    // Older regions never supersede a newer one (here Y merged D1 and D2).
+    assert_eq!(
+        mark(vec![
+            region("Y", "", "", 9),
+            region("D1", "", "m", 2),
+            region("D2", "m", "", 2)
+        ]),
+        [false, true, true]
+    );
+    let mut bad = region("B", "", "", 1);
+    bad.info = Err(hbkit::Error::corrupt("regioninfo", "x"));
+    assert_eq!(mark(vec![bad, region("N", "", "", 6)]), [false, false]);
+}

@@ -320,3 +320,77 @@ fn damaged_edits_are_an_error_unless_accepted() {
                     as u64
     );
 }
+
+#[test]
+fn read_for_store_equals_read_for_region() {
+    let Some(fx) = common::fixtures() else { return };
+    let (_tmp, region) = build_root(&fx, "c4_rolled");
+    add_store_file(&region, "a", 140);
+    let r = read_region(&region);
+    let (mut by_fam, _) = edits::read_for_region(&r, None, &EditsOptions::default()).unwrap();
+    for s in &r.stores {
+        let (e, rep) = edits::read_for_store(s, &EditsOptions::default()).unwrap();
+        assert_eq!(rep.cells, e.cells);
+        let want = drain(by_fam.remove(&s.family).unwrap());
+        assert_eq!(drain(e), want, "{:?}", s.family);
+    }
+}
+
+#[test]
+fn hcompact_cli_with_edits() {
+    let Some(fx) = common::fixtures() else { return };
+    let (_tmp, region) = build_root(&fx, "c1_plain");
+    add_store_file(&region, "a", 130);
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hcompact"))
+            .args([
+                "--recovered-edits",
+                "--now",
+                "1700100000000",
+                "--threads",
+                "1",
+            ])
+            .args(extra)
+            .arg(&region)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let na = expected(&fx, REGION, b"a", 130).len();
+    let nb = expected(&fx, REGION, b"b", 0).len();
+    let dry = run(&["--dry-run"]);
+    assert!(
+        dry.contains(&format!("{na} cell(s) from recovered.edits")),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!("{nb} cell(s) from recovered.edits")),
+        "{dry}"
+    );
+    let out = run(&["--keep"]);
+    assert!(out.contains("wrote"), "{out}");
+    // Store b had no files: its new file holds its edits; store a's covers its edits too.
+    for (fam, above) in [("a", 130), ("b", 0)] {
+        let want = expected(&fx, REGION, fam.as_bytes(), above);
+        let max = want.iter().map(|t| t.6).max().unwrap() as i64;
+        let newest = std::fs::read_dir(region.join(fam))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                !p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("0123456789")
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(newest.len(), 1, "{fam}: {newest:?}");
+        let h = hbkit::hfile::HFile::open(&newest[0]).unwrap();
+        assert_eq!(h.file_info.get_i64("MAX_SEQ_ID_KEY"), Some(max), "{fam}");
+    }
+    assert!(region.join("recovered.edits/0000000000000000168").is_file());
+}

@@ -299,21 +299,13 @@ fn store_edits(
     memory_mb: usize,
     accept_damaged: bool,
 ) -> Result<hbkit::store::edits::StoreEdits, Error> {
-    use hbkit::store::edits::{self, EditsOptions, StoreEdits};
-    let region_dir = store
-        .dir
-        .parent()
-        .ok_or_else(|| Error::usage("store has no region dir above it"))?;
-    let ctx = Context::for_path(region_dir);
-    let mut problems = Vec::new();
-    let region = layout::read_region(region_dir, &ctx, &mut problems)?;
+    use hbkit::store::edits::{self, EditsOptions};
     let opts = EditsOptions {
         memory_limit: memory_mb.saturating_mul(1 << 20),
         spill_dir: None,
         accept_damaged,
     };
-    let fams = [store.family.clone()];
-    let (mut by_fam, rep) = edits::read_for_region(&region, Some(&fams), &opts)?;
+    let (e, rep) = edits::read_for_store(store, &opts)?;
     for (p, why) in &rep.damaged {
         eprintln!(
             "hcompact: warning: {}: damaged recovered.edits file; the entries before the damage are used: {why}",
@@ -323,13 +315,11 @@ fn store_edits(
     if rep.decreasing_seq_ids > 0 {
         eprintln!(
             "hcompact: warning: {}: {} recovered edit(s) with a decreasing sequence id",
-            region_dir.display(),
+            store.dir.display(),
             rep.decreasing_seq_ids
         );
     }
-    Ok(by_fam
-        .remove(&store.family)
-        .unwrap_or_else(|| StoreEdits::empty(&store.family)))
+    Ok(e)
 }
 
 fn print_report(r: &compact::Report, dry: bool) {

@@ -740,6 +740,12 @@ const REGION_NON_FAMILY: &[&str] = &[
     "oldWALs",
 ];
 
+/// True for the names in a region dir that are never family dirs (`recovered.edits`,
+/// `oldWALs`, `.tmp`, ...).
+pub fn is_region_non_family(name: &str) -> bool {
+    REGION_NON_FAMILY.contains(&name)
+}
+
 /// Read a family dir: classify and resolve every store file. Unresolvable files are
 /// reported as problems (and left out).
 pub fn read_store(family_dir: &Path, ctx: &Context, problems: &mut Vec<Problem>) -> Result<Store> {

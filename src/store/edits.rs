@@ -26,14 +26,14 @@
 //! [`StoreEdits`] are dropped.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cell::{Key, Order};
 use crate::error::{Error, Result};
-use crate::layout::{Region, RegionInfo};
+use crate::layout::{self, Region, RegionInfo, Store};
 use crate::wal::reader::WalReader;
 use crate::wal::METAFAMILY;
 
@@ -479,27 +479,31 @@ pub struct RegionFacts<'a> {
     pub encoded_name: &'a str,
     /// Parsed `.regioninfo`, when readable (for entries of other regions).
     pub info: Option<&'a RegionInfo>,
-    /// Max sequence id of every store of the region (family → id; 0 for a store without
-    /// files), as `HStore.getMaxSequenceId().orElse(0)`.
+    /// Every family the region has a store for.
+    pub families: &'a BTreeSet<Vec<u8>>,
+    /// Max sequence id of each store whose edits are wanted (family → id; 0 for a store
+    /// without files), as `HStore.getMaxSequenceId().orElse(0)`.
     pub store_max_seq_ids: &'a BTreeMap<Vec<u8>, u64>,
     /// Cell order of the table.
     pub order: Order,
 }
 
-/// Read a region's recovered edits into per-store sorted sets: one for every family in
-/// `families` (default: every store in `store_max_seq_ids`) that has a store, empty when it
-/// has no edits. The report counts the cells of the collected families only (plus markers
-/// and cells of families without a store).
+/// Read a region's recovered edits into per-store sorted sets: one for every store in
+/// `store_max_seq_ids`, empty when it has no edits. The report counts the cells of those
+/// stores only (plus markers and cells of families without a store).
+///
+/// HBase skips an edits file whose name is ≤ the smallest max sequence id over *all*
+/// stores; here the smallest over the stores collected is used, which skips exactly the same
+/// edits for them (every edit in such a file is ≤ each of their max ids) without opening
+/// the other stores' files.
 pub fn read_region_edits(
     region: &RegionFacts<'_>,
-    families: Option<&[Vec<u8>]>,
     opts: &EditsOptions,
 ) -> Result<(BTreeMap<Vec<u8>, StoreEdits>, EditsReport)> {
     let mut report = EditsReport::default();
     let mut out: BTreeMap<Vec<u8>, StoreEdits> = region
         .store_max_seq_ids
         .keys()
-        .filter(|f| families.is_none_or(|fs| fs.contains(f)))
         .map(|f| (f.clone(), StoreEdits::new(f.clone(), region.order)))
         .collect();
     let (files, skipped) = list_edits_files(region.dir)?;
@@ -538,13 +542,13 @@ pub fn read_region_edits(
                     report.skipped_markers += 1;
                     continue;
                 }
-                let Some(&store_max) = region.store_max_seq_ids.get(fam) else {
+                if !region.families.contains(fam) {
                     report.skipped_no_family += 1;
                     continue;
-                };
-                if !out.contains_key(fam) {
-                    continue;
                 }
+                let Some(&store_max) = region.store_max_seq_ids.get(fam) else {
+                    continue;
+                };
                 if foreign && !region.info.is_some_and(|i| i.contains_row(c.key.row())) {
                     report.skipped_other_region += 1;
                     continue;
@@ -614,13 +618,16 @@ impl EditsStream {
     }
 }
 
-/// The max sequence id of every store of `region` (as the merge counts it: `MAX_SEQ_ID_KEY`,
-/// +1 for top references, bulk `_SeqId_N_`; 0 for a store without files) and the table's
-/// cell order (from the first store file, else from the region's table name).
-pub fn region_store_max_seq_ids(region: &Region) -> Result<(BTreeMap<Vec<u8>, u64>, Order)> {
+/// The max sequence id of `stores` (as the merge counts it: `MAX_SEQ_ID_KEY`, +1 for top
+/// references, bulk `_SeqId_N_`; 0 for a store without files) and the table's cell order
+/// (from the first store file, else from the table name).
+pub fn store_max_seq_ids<'a>(
+    stores: impl IntoIterator<Item = &'a Store>,
+    info: Option<&RegionInfo>,
+) -> Result<(BTreeMap<Vec<u8>, u64>, Order)> {
     let mut out = BTreeMap::new();
     let mut order = None;
-    for s in &region.stores {
+    for s in stores {
         let mut max = 0u64;
         for f in &s.files {
             let i = Input::open(f)?;
@@ -629,27 +636,73 @@ pub fn region_store_max_seq_ids(region: &Region) -> Result<(BTreeMap<Vec<u8>, u6
         }
         out.insert(s.family.clone(), max);
     }
-    let order = order.unwrap_or_else(|| match &region.info {
-        Ok(i) if i.namespace == b"hbase" && i.table == b"meta" => Order::Meta,
+    let order = order.unwrap_or_else(|| match info {
+        Some(i) if i.namespace == b"hbase" && i.table == b"meta" => Order::Meta,
         _ => Order::Normal,
     });
     Ok((out, order))
 }
 
-/// Read the recovered edits of `region` for the families in `families` (all stores when
-/// None). Every store of the region counts for HBase's skip rules, whichever are collected.
+/// Read the recovered edits of `region` for the stores of `families` (all stores when
+/// None).
 pub fn read_for_region(
     region: &Region,
     families: Option<&[Vec<u8>]>,
     opts: &EditsOptions,
 ) -> Result<(BTreeMap<Vec<u8>, StoreEdits>, EditsReport)> {
-    let (max_ids, order) = region_store_max_seq_ids(region)?;
+    let info = region.info.as_ref().ok();
+    let wanted = region
+        .stores
+        .iter()
+        .filter(|s| families.is_none_or(|f| f.contains(&s.family)));
+    let (max_ids, order) = store_max_seq_ids(wanted, info)?;
+    let all: BTreeSet<Vec<u8>> = region.stores.iter().map(|s| s.family.clone()).collect();
     let facts = RegionFacts {
         dir: &region.dir,
         encoded_name: &region.encoded_name,
-        info: region.info.as_ref().ok(),
+        info,
+        families: &all,
         store_max_seq_ids: &max_ids,
         order,
     };
-    read_region_edits(&facts, families, opts)
+    read_region_edits(&facts, opts)
+}
+
+/// Read the recovered edits of one store's region for that store only. Opens no file of
+/// the region's other stores (they may be being compacted at the same time).
+pub fn read_for_store(store: &Store, opts: &EditsOptions) -> Result<(StoreEdits, EditsReport)> {
+    let region_dir = store
+        .dir
+        .parent()
+        .ok_or_else(|| Error::usage("store has no region dir above it"))?;
+    let encoded_name = region_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let info = RegionInfo::read(region_dir).ok();
+    let mut all = BTreeSet::new();
+    for e in std::fs::read_dir(region_dir)
+        .map_err(|e| Error::io(region_dir, e))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && !layout::is_region_non_family(&name) && e.path().is_dir() {
+            all.insert(name.into_bytes());
+        }
+    }
+    all.insert(store.family.clone());
+    let (max_ids, order) = store_max_seq_ids([store], info.as_ref())?;
+    let facts = RegionFacts {
+        dir: region_dir,
+        encoded_name: &encoded_name,
+        info: info.as_ref(),
+        families: &all,
+        store_max_seq_ids: &max_ids,
+        order,
+    };
+    let (mut by_fam, rep) = read_region_edits(&facts, opts)?;
+    let e = by_fam
+        .remove(&store.family)
+        .unwrap_or_else(|| StoreEdits::empty(&store.family));
+    Ok((e, rep))
 }
