@@ -393,7 +393,6 @@ fn hbase_0_90_rootdir() {
     let live: Vec<&Region> = t.regions.iter().filter(|r| !r.superseded).collect();
     assert_chain(&live);
     assert_eq!(live.iter().map(|r| entries(r)).sum::<u64>(), 100);
-    let _ = root_rel;
 }
 
 /// The 0.94 Writable reference (bottom half at row `0001049952`) whose parent file is not
