@@ -706,3 +706,63 @@ pub fn read_for_store(store: &Store, opts: &EditsOptions) -> Result<(StoreEdits,
         .unwrap_or_else(|| StoreEdits::empty(&store.family));
     Ok((e, rep))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::{make_key, KeyType};
+
+    /// Records spilled to many runs and the last buffer stream back in HBase's order (key,
+    /// then sequence id descending), every one of them, duplicates included.
+    #[test]
+    fn spilled_runs_merge_in_order() {
+        let tmp = std::sync::Arc::new(TempDir::new(None).unwrap());
+        let mut se = StoreEdits::new(b"f".to_vec(), Order::Normal);
+        let mut want = Vec::new();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in 0..2000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let row = format!("r{:03}", x % 97);
+            let q = format!("q{}", (x >> 8) % 3);
+            let ts = ((x >> 16) % 5) as i64;
+            let t = if (x >> 24) % 7 == 0 {
+                KeyType::Delete as u8
+            } else {
+                KeyType::Put as u8
+            };
+            let key = make_key(row.as_bytes(), b"f", q.as_bytes(), ts, t);
+            let seq = (x >> 32) % 50;
+            let value = i.to_le_bytes();
+            se.buf.push(&key, &value, b"", seq);
+            se.cells += 1;
+            want.push((key, value.to_vec(), seq));
+            if i % 300 == 299 {
+                se.spill(&tmp).unwrap();
+            }
+        }
+        assert!(se.runs.len() >= 6);
+        let dir = tmp.0.clone();
+        drop(tmp);
+        assert!(dir.is_dir(), "runs stay while the edits live");
+        let mut s = se.stream().unwrap();
+        let mut got = Vec::new();
+        while let Some(c) = s.next().unwrap() {
+            got.push((c.key.clone(), c.value.clone(), c.seq_id));
+        }
+        for w in got.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            assert_ne!(
+                cmp_cells(Order::Normal, &a.0, a.2, &b.0, b.2),
+                Ordering::Greater
+            );
+        }
+        let mut g = got.clone();
+        g.sort();
+        want.sort();
+        assert_eq!(g, want);
+        drop(s);
+        assert!(!dir.exists(), "the temp dir is removed with the stream");
+    }
+}
