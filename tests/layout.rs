@@ -81,7 +81,7 @@ fn real_rootdirs() {
     assert_eq!(test.regions.len(), 1);
     assert!(test.regions[0].info.is_ok());
 
-    // 0.94 pre-namespace rootdir: Writable descriptors are reported, stores still found.
+    // 0.94 pre-namespace rootdir: Writable descriptors are reported, regions and stores found.
     let root = fx.join("real/hbase-testdata-chenxu14/TestNamespaceUpgrade/hbase");
     let tables = layout::find_tables(&root).unwrap();
     let names: Vec<String> = tables
@@ -106,7 +106,8 @@ fn real_rootdirs() {
     let e = foo.descriptor.as_ref().unwrap_err();
     assert_eq!(e.kind, hbkit::ErrorKind::Unsupported);
     assert_eq!(foo.regions.len(), 1);
-    assert!(foo.regions[0].info.is_err());
+    // The 0.94 Writable .regioninfo is read.
+    assert_eq!(foo.regions[0].info.as_ref().unwrap().table, b"foo");
     assert_eq!(foo.regions[0].stores[0].files.len(), 1);
     assert!(!problems.is_empty());
 }
@@ -217,18 +218,20 @@ fn references_and_links_resolve_and_read_halves() {
         assert_eq!(input.seq_id, base + u64::from(top));
         let inputs = vec![input];
         let mut m = Merge::new(&inputs).unwrap();
-        let mut rows = Vec::new();
+        let mut cells = Vec::new();
         while let Some(c) = m.next().unwrap() {
-            rows.push(c.cell().unwrap().key.row().to_vec());
+            cells.push((c.key.clone(), c.value.clone(), c.tags.clone()));
         }
-        assert!(!rows.is_empty());
-        assert!(rows
-            .iter()
-            .all(|r| (r.as_slice() >= split_row.as_slice()) == top));
-        halves.push(rows.len());
+        assert!(!cells.is_empty());
+        assert!(cells.iter().all(|(k, _, _)| {
+            let row = hbkit::cell::Key::parse(k).unwrap().row().to_vec();
+            (row.as_slice() >= split_row.as_slice()) == top
+        }));
+        halves.push(cells);
     }
-    let whole = HFileCount::count(&pfam.join(name));
-    assert_eq!(halves.iter().sum::<usize>(), whole);
+    // Bottom then top is the parent file, cell for cell.
+    let whole = HFileCount::cells(&pfam.join(name));
+    assert_eq!(halves.concat(), whole);
 
     // An HFileLink whose target has been archived.
     let arch = root
@@ -258,15 +261,81 @@ fn references_and_links_resolve_and_read_halves() {
     let _ = RegionInfo::default();
 }
 
+type RawCell = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 struct HFileCount;
 impl HFileCount {
-    fn count(p: &std::path::Path) -> usize {
+    fn cells(p: &std::path::Path) -> Vec<RawCell> {
         let f = hbkit::hfile::HFile::open(p).unwrap();
         let mut s = f.scanner();
-        let mut n = 0;
-        while s.next_cell().unwrap().is_some() {
-            n += 1;
+        let mut out = Vec::new();
+        while let Some(c) = s.next_cell().unwrap() {
+            out.push((c.key.raw().to_vec(), c.value.to_vec(), c.tags.to_vec()));
         }
-        n
+        out
     }
+}
+
+fn region(name: &str, start: &str, end: &str, id: u64) -> layout::Region {
+    layout::Region {
+        dir: std::path::PathBuf::from(name),
+        encoded_name: name.to_string(),
+        info: Ok(RegionInfo {
+            region_id: id,
+            table: b"t".to_vec(),
+            start_key: start.as_bytes().to_vec(),
+            end_key: end.as_bytes().to_vec(),
+            ..RegionInfo::default()
+        }),
+        stores: Vec::new(),
+        superseded: false,
+    }
+}
+
+/// Split parents (tiled by newer daughters, also after a second split) and merge parents
+/// (inside one newer region) are marked; a region with a gap in its daughters, or without a
+/// readable .regioninfo, is not.
+#[test]
+fn split_and_merge_parents_are_marked() {
+    let mark = |mut v: Vec<layout::Region>| -> Vec<bool> {
+        layout::mark_superseded(&mut v);
+        v.iter().map(|r| r.superseded).collect()
+    };
+    // P split into D1, D2; D2 split into E1, E2.
+    assert_eq!(
+        mark(vec![
+            region("P", "", "", 1),
+            region("D1", "", "m", 2),
+            region("D2", "m", "", 2),
+            region("E1", "m", "t", 3),
+            region("E2", "t", "", 3),
+        ]),
+        [true, false, true, false, false]
+    );
+    // M1 + M2 merged into N.
+    assert_eq!(
+        mark(vec![
+            region("M1", "a", "b", 5),
+            region("M2", "b", "c", 5),
+            region("N", "a", "c", 6),
+        ]),
+        [true, true, false]
+    );
+    // Only one daughter present: the parent still serves the rest.
+    assert_eq!(
+        mark(vec![region("X", "", "", 1), region("D1", "", "m", 2)]),
+        [false, false]
+    );
+    // Older regions never supersede a newer one (here Y merged D1 and D2).
+    assert_eq!(
+        mark(vec![
+            region("Y", "", "", 9),
+            region("D1", "", "m", 2),
+            region("D2", "m", "", 2)
+        ]),
+        [false, true, true]
+    );
+    let mut bad = region("B", "", "", 1);
+    bad.info = Err(hbkit::Error::corrupt("regioninfo", "x"));
+    assert_eq!(mark(vec![bad, region("N", "", "", 6)]), [false, false]);
 }

@@ -67,6 +67,19 @@ struct Cli {
     /// One JSON report per store (NDJSON).
     #[arg(long)]
     json: bool,
+    /// Merge the region's recovered.edits (WAL edits not yet flushed) into each store as
+    /// HBase's replay on region open would: only edits of that store newer than its max
+    /// sequence id. The output's MAX_SEQ_ID covers them, so HBase later skips them; the
+    /// edits files are never deleted.
+    #[arg(long)]
+    recovered_edits: bool,
+    /// Memory for sorting recovered edits per region before spilling to temp files.
+    #[arg(long, value_name = "MB", default_value_t = 256)]
+    edits_memory: usize,
+    /// With --recovered-edits: use the intact entries of a damaged (truncated) edits file,
+    /// as HBase does, instead of failing the store.
+    #[arg(long, requires = "recovered_edits")]
+    accept_damaged_edits: bool,
 }
 
 fn main() -> ExitCode {
@@ -100,7 +113,13 @@ fn collect(paths: &[PathBuf], problems: &mut Vec<Problem>) -> Result<Vec<Job>, E
             DirKind::Store => vec![],
             DirKind::Table => {
                 let t = layout::read_table(p, &ctx, problems)?;
-                t.regions.into_iter().map(|r| r.dir).collect()
+                // Split/merge parents (reported by read_table) are left alone: their
+                // daughters' reference files point at their store files.
+                t.regions
+                    .into_iter()
+                    .filter(|r| !r.superseded)
+                    .map(|r| r.dir)
+                    .collect()
             }
             DirKind::Root => {
                 return Err(Error::usage(format!(
@@ -215,7 +234,20 @@ fn run(cli: &Cli) -> Result<u8, Error> {
                                 b.set_message(format!("{} cells read", total + n - prev));
                             }
                         };
-                        compact::compact_store(&j.store, f, &opts, &progress)
+                        if cli.recovered_edits {
+                            store_edits(&j.store, cli.edits_memory, cli.accept_damaged_edits)
+                                .and_then(|e| {
+                                    compact::compact_store_with_edits(
+                                        &j.store,
+                                        f,
+                                        &opts,
+                                        Some(e),
+                                        &progress,
+                                    )
+                                })
+                        } else {
+                            compact::compact_store(&j.store, f, &opts, &progress)
+                        }
                     }
                 };
                 if let Some(b) = &bar {
@@ -261,6 +293,35 @@ fn run(cli: &Cli) -> Result<u8, Error> {
     Ok(u8::from(failed))
 }
 
+/// The recovered edits of one store's region for that store; warnings go to stderr.
+fn store_edits(
+    store: &Store,
+    memory_mb: usize,
+    accept_damaged: bool,
+) -> Result<hbkit::store::edits::StoreEdits, Error> {
+    use hbkit::store::edits::{self, EditsOptions};
+    let opts = EditsOptions {
+        memory_limit: memory_mb.saturating_mul(1 << 20),
+        spill_dir: None,
+        accept_damaged,
+    };
+    let (e, rep) = edits::read_for_store(store, &opts)?;
+    for (p, why) in &rep.damaged {
+        eprintln!(
+            "hcompact: warning: {}: damaged recovered.edits file; the entries before the damage are used: {why}",
+            p.display()
+        );
+    }
+    if rep.decreasing_seq_ids > 0 {
+        eprintln!(
+            "hcompact: warning: {}: {} recovered edit(s) with a decreasing sequence id",
+            store.dir.display(),
+            rep.decreasing_seq_ids
+        );
+    }
+    Ok(e)
+}
+
 fn print_report(r: &compact::Report, dry: bool) {
     println!(
         "{}: {} file(s), {} cells -> {} cells{}",
@@ -274,6 +335,12 @@ fn print_report(r: &compact::Report, dry: bool) {
         for i in &r.inputs {
             println!("  {}", i.display());
         }
+    }
+    if r.recovered_edits_cells > 0 {
+        println!(
+            "  {} cell(s) from recovered.edits (files left in place)",
+            r.recovered_edits_cells
+        );
     }
     if let Some(o) = &r.output {
         println!(

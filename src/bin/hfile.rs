@@ -1044,6 +1044,14 @@ struct ScanArgs {
     /// Print what the HBase shell's `scan` (or `get`, with --row) prints, timestamps in UTC.
     #[arg(long)]
     shell: bool,
+    /// Also read each region's recovered.edits (WAL edits not yet flushed), as HBase's
+    /// replay on region open would apply them.
+    #[arg(long)]
+    recovered_edits: bool,
+    /// With --recovered-edits: use the intact entries of a damaged edits file, as HBase
+    /// does, instead of failing.
+    #[arg(long, requires = "recovered_edits")]
+    accept_damaged_edits: bool,
 }
 
 fn scan_cmd(a: ScanArgs) -> io::Result<u8> {
@@ -1132,6 +1140,12 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
         spec.filter = Some(hbkit::store::filter::parse(fs)?);
     }
     let get = a.row.is_some();
+    if a.recovered_edits {
+        spec.recovered_edits = Some(hbkit::store::edits::EditsOptions {
+            accept_damaged: a.accept_damaged_edits,
+            ..Default::default()
+        });
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut buf = Vec::new();

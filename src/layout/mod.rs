@@ -4,7 +4,8 @@
 //!
 //! Both layouts are understood: `data/<namespace>/<table>/` (0.96+) and the pre-namespace
 //! layout of 0.94 and older (`<table>/` directly under the root). Protobuf (`PBUF`) descriptors
-//! are parsed; the legacy Writable forms are reported as unsupported. Nothing is guessed:
+//! are parsed, and so are the Writable `.regioninfo` files of 0.90–0.94; Writable table
+//! descriptors are reported as unsupported. Nothing is guessed:
 //! missing or inconsistent things are returned as [`Problem`]s or errors.
 
 use std::collections::BTreeMap;
@@ -348,13 +349,11 @@ pub struct RegionInfo {
 }
 
 impl RegionInfo {
-    /// Parse `.regioninfo` bytes: `PBUF` + varint-delimited RegionInfo.
+    /// Parse `.regioninfo` bytes: `PBUF` + varint-delimited RegionInfo (0.96+), else the
+    /// Writable `HRegionInfo` of 0.90–0.94 ([`RegionInfo::parse_writable`]).
     pub fn parse(bytes: &[u8]) -> Result<RegionInfo> {
         let Some(rest) = bytes.strip_prefix(PBUF) else {
-            return Err(Error::unsupported(
-                "regioninfo",
-                "no PBUF magic: a pre-0.96 Writable HRegionInfo, which is not read",
-            ));
+            return RegionInfo::parse_writable(bytes);
         };
         let (msg, _) = pb::delimited(rest, "regioninfo")?;
         let mut r = RegionInfo::default();
@@ -386,6 +385,67 @@ impl RegionInfo {
             ));
         }
         Ok(r)
+    }
+
+    /// Parse a Writable `HRegionInfo` (0.90–0.94 `.regioninfo`): version byte (0 = 0.90,
+    /// which embeds the table descriptor; 1 = 0.92/0.94), endKey, offline, regionId,
+    /// regionName, split, startKey, then (v1) the table name or (v0) the descriptor.
+    /// Anything after (0.92+ append `"\n\n"` and a text rendering) is ignored. The table of
+    /// a v0 record is taken from the region name (up to its first comma); the namespace is
+    /// `default`.
+    pub fn parse_writable(bytes: &[u8]) -> Result<RegionInfo> {
+        let mut c = crate::bytes::Cursor::new(bytes, "regioninfo");
+        let version = c.u8("HRegionInfo version")?;
+        if version > 1 {
+            return Err(Error::corrupt(
+                "regioninfo",
+                format!("neither PBUF nor a Writable HRegionInfo (version byte {version})"),
+            ));
+        }
+        let bytes_field = |c: &mut crate::bytes::Cursor<'_>, what: &str| -> Result<Vec<u8>> {
+            let n = c.vint_len(what)?;
+            Ok(c.take(n, what)?.to_vec())
+        };
+        let bool_field = |c: &mut crate::bytes::Cursor<'_>, what: &str| -> Result<bool> {
+            match c.u8(what)? {
+                0 => Ok(false),
+                1 => Ok(true),
+                v => Err(Error::corrupt(
+                    "regioninfo",
+                    format!("{what}: {v} is not a Writable boolean"),
+                )),
+            }
+        };
+        let end_key = bytes_field(&mut c, "end key")?;
+        let offline = bool_field(&mut c, "offline flag")?;
+        let region_id = c.i64("region id")?;
+        let region_name = bytes_field(&mut c, "region name")?;
+        let split = bool_field(&mut c, "split flag")?;
+        let start_key = bytes_field(&mut c, "start key")?;
+        let table = if version == 1 {
+            bytes_field(&mut c, "table name")?
+        } else {
+            region_name
+                .iter()
+                .position(|&b| b == b',')
+                .and_then(|i| region_name.get(..i))
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| {
+                    Error::corrupt("regioninfo", "region name without a comma (no table)")
+                })?
+        };
+        Ok(RegionInfo {
+            region_id: u64::try_from(region_id).map_err(|_| {
+                Error::corrupt("regioninfo", format!("negative region id {region_id}"))
+            })?,
+            namespace: b"default".to_vec(),
+            table,
+            start_key,
+            end_key,
+            offline,
+            split,
+            replica_id: 0,
+        })
     }
 
     /// Read `<region_dir>/.regioninfo`.
@@ -611,6 +671,11 @@ pub struct Region {
     pub info: std::result::Result<RegionInfo, Error>,
     /// Stores, sorted by family.
     pub stores: Vec<Store>,
+    /// A split or merge parent: its row range is covered by newer regions of the same table
+    /// dir (see [`mark_superseded`]). HBase leaves a parent's dir in place (with its
+    /// `.regioninfo` still saying online) until the CatalogJanitor removes it, so this is
+    /// only known from the other regions; [`read_region`] alone leaves it false.
+    pub superseded: bool,
 }
 
 /// One table dir.
@@ -664,7 +729,22 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// Names in a region dir that are never family dirs.
-const REGION_NON_FAMILY: &[&str] = &["recovered.edits", ".tmp", ".splits", ".merges", ".oldlogs"];
+/// (`oldWALs` is `HREGION_OLDLOGDIR_NAME` of 0.96+, where a region with its own WAL — the
+/// 0.96–0.98 meta region — keeps its old logs; `.oldlogs` is the 0.94 name.)
+const REGION_NON_FAMILY: &[&str] = &[
+    "recovered.edits",
+    ".tmp",
+    ".splits",
+    ".merges",
+    ".oldlogs",
+    "oldWALs",
+];
+
+/// True for the names in a region dir that are never family dirs (`recovered.edits`,
+/// `oldWALs`, `.tmp`, ...).
+pub fn is_region_non_family(name: &str) -> bool {
+    REGION_NON_FAMILY.contains(&name)
+}
 
 /// Read a family dir: classify and resolve every store file. Unresolvable files are
 /// reported as problems (and left out).
@@ -883,6 +963,7 @@ pub fn read_region(
         encoded_name,
         info,
         stores,
+        superseded: false,
     })
 }
 
@@ -900,7 +981,23 @@ pub fn read_table(table_dir: &Path, ctx: &Context, problems: &mut Vec<Problem>) 
             .unwrap_or_default(),
         _ => "default".to_string(),
     };
-    let descriptor = TableDescriptor::read_table_dir(table_dir).map(|(_, t)| t);
+    let descriptor = TableDescriptor::read_table_dir(table_dir)
+        .map(|(_, t)| t)
+        .map_err(|e| {
+            // 0.94 and older keep no descriptor on disk for the catalog tables: HBase builds
+            // it in. (`-META-` is how some test tarballs spell `.META.`.)
+            if matches!(name.as_str(), "-ROOT-" | ".META." | "-META-")
+                && find_tableinfo(table_dir).is_err()
+            {
+                Error::unsupported(
+                    "table descriptor",
+                    "a pre-0.96 catalog table: HBase builds its descriptor in, none is on disk",
+                )
+                .in_file(table_dir)
+            } else {
+                e
+            }
+        });
     if let Err(e) = &descriptor {
         problems.push(Problem {
             path: table_dir.to_path_buf(),
@@ -939,6 +1036,15 @@ pub fn read_table(table_dir: &Path, ctx: &Context, problems: &mut Vec<Problem>) 
             .then(a.encoded_name.cmp(&b.encoded_name)),
         _ => a.encoded_name.cmp(&b.encoded_name),
     });
+    mark_superseded(&mut regions);
+    for r in regions.iter().filter(|r| r.superseded) {
+        problems.push(Problem {
+            path: r.dir.clone(),
+            message: "split or merge parent: newer regions cover its rows; not a live region \
+                      (scans skip it, compaction leaves it alone)"
+                .into(),
+        });
+    }
     Ok(Table {
         dir: table_dir.to_path_buf(),
         namespace,
@@ -946,6 +1052,72 @@ pub fn read_table(table_dir: &Path, ctx: &Context, problems: &mut Vec<Problem>) 
         descriptor,
         regions,
     })
+}
+
+/// A region's (start key, end key, region id).
+type Span<'a> = (&'a [u8], &'a [u8], u64);
+
+/// Mark split and merge parents among the regions of one table (§10.1): a region is
+/// superseded when a newer region (larger region id) covers its whole row range, or when
+/// newer regions tile its range exactly (its daughters, possibly split again). Regions
+/// whose `.regioninfo` could not be read are left alone.
+pub fn mark_superseded(regions: &mut [Region]) {
+    // (start, end, id) of the readable regions; an empty end is +infinity.
+    let spans: Vec<Option<Span<'_>>> = regions
+        .iter()
+        .map(|r| {
+            r.info
+                .as_ref()
+                .ok()
+                .map(|i| (i.start_key.as_slice(), i.end_key.as_slice(), i.region_id))
+        })
+        .collect();
+    let ends_before = |a: &[u8], b: &[u8]| -> bool {
+        // a <= b with empty = +infinity
+        b.is_empty() || (!a.is_empty() && a <= b)
+    };
+    let mut by_start: BTreeMap<&[u8], Vec<(&[u8], u64)>> = BTreeMap::new();
+    for (s, e, id) in spans.iter().flatten() {
+        by_start.entry(*s).or_default().push((*e, *id));
+    }
+    let mut flags = vec![false; regions.len()];
+    for (i, sp) in spans.iter().enumerate() {
+        let Some((s, e, id)) = *sp else { continue };
+        // Covered by one newer region.
+        let covered = spans.iter().enumerate().any(|(j, o)| {
+            j != i && o.is_some_and(|(os, oe, oid)| oid > id && os <= s && ends_before(e, oe))
+        });
+        // Tiled by newer regions: walk from the start key through regions ending inside.
+        let mut tiled = false;
+        if !covered {
+            let mut frontier = vec![s];
+            let mut seen: Vec<&[u8]> = Vec::new();
+            'walk: while let Some(k) = frontier.pop() {
+                if seen.contains(&k) {
+                    continue;
+                }
+                seen.push(k);
+                for (oe, oid) in by_start.get(k).into_iter().flatten() {
+                    if *oid <= id || (k == s && *oe == e) {
+                        continue;
+                    }
+                    if *oe == e {
+                        tiled = true;
+                        break 'walk;
+                    }
+                    if !oe.is_empty() && ends_before(oe, e) && *oe > k {
+                        frontier.push(oe);
+                    }
+                }
+            }
+        }
+        if let Some(f) = flags.get_mut(i) {
+            *f = covered || tiled;
+        }
+    }
+    for (r, f) in regions.iter_mut().zip(flags) {
+        r.superseded = f;
+    }
 }
 
 /// True when `root` uses the namespaced layout (`data/<ns>/<table>/`).

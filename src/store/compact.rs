@@ -16,6 +16,7 @@ use crate::hfile::verify::{self, Status};
 use crate::hfile::{HFileWriter, StoreMeta, WriterOptions};
 use crate::layout::{FamilySchema, Store};
 
+use super::edits::StoreEdits;
 use super::matcher::{Matcher, Mode, Params};
 use super::merge::{Input, Merge};
 
@@ -89,6 +90,8 @@ pub struct Report {
     pub moved_to: Option<PathBuf>,
     /// Bytes written.
     pub output_bytes: u64,
+    /// Cells taken from the region's recovered.edits (counted in `input_cells` too).
+    pub recovered_edits_cells: u64,
 }
 
 /// A fresh 32-hex store-file name.
@@ -182,10 +185,34 @@ pub fn compact_store(
     opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report> {
+    compact_store_with_edits(store, family, opts, None, progress)
+}
+
+/// Like [`compact_store`], with the store's recovered edits ([`super::edits`]) merged in as
+/// HBase's replay on region open would apply them. The output's `MAX_SEQ_ID_KEY` then
+/// covers the edits, so a later replay by HBase skips them; the edits files themselves are
+/// left alone.
+pub fn compact_store_with_edits(
+    store: &Store,
+    family: &FamilySchema,
+    opts: &Options,
+    edits: Option<StoreEdits>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report> {
     let inputs: Vec<Input> = store.files.iter().map(Input::open).collect::<Result<_>>()?;
+    let edits = edits.filter(|e| e.cells > 0);
     let mode = if opts.major { Mode::Major } else { Mode::Minor };
-    let mut matcher = Matcher::new(mode, params(family, &inputs, opts)?);
-    let max_seq_id = inputs.iter().map(|i| i.seq_id).max().unwrap_or(0);
+    let mut p = params(family, &inputs, opts)?;
+    let mut max_seq_id = inputs.iter().map(|i| i.seq_id).max().unwrap_or(0);
+    let mut edits_cells = 0;
+    if let Some(e) = &edits {
+        if inputs.is_empty() || e.earliest_put_ts < p.earliest_put_ts {
+            p.earliest_put_ts = e.earliest_put_ts;
+        }
+        max_seq_id = max_seq_id.max(e.max_seq_id);
+        edits_cells = e.cells;
+    }
+    let mut matcher = Matcher::new(mode, p);
     let mut report = Report {
         store: store.dir.clone(),
         inputs: store.files.iter().map(|f| f.path.clone()).collect(),
@@ -195,11 +222,17 @@ pub fn compact_store(
         output: None,
         moved_to: None,
         output_bytes: 0,
+        recovered_edits_cells: edits_cells,
     };
-    if inputs.is_empty() {
+    if inputs.is_empty() && edits.is_none() {
         return Ok(report);
     }
-    let wopts = writer_options(family, &inputs, opts.major, &opts.overrides)?;
+    let mut wopts = writer_options(family, &inputs, opts.major, &opts.overrides)?;
+    if let Some(e) = &edits {
+        wopts.include_tags |= e.has_tags;
+        // The edits' sequence ids order their cells against each other and the files.
+        wopts.include_mvcc = true;
+    }
     let region_dir = store.dir.parent().unwrap_or(Path::new("."));
     let target_dir = match &opts.out_dir {
         Some(o) => {
@@ -218,7 +251,11 @@ pub fn compact_store(
             wopts,
         )?)
     };
-    let mut merge = Merge::new(&inputs)?;
+    let streams = match edits {
+        Some(e) => vec![e.stream()?],
+        None => Vec::new(),
+    };
+    let mut merge = Merge::with_edits(&inputs, streams, &[])?;
     while let Some(c) = merge.next()? {
         report.input_cells += 1;
         if report.input_cells % 65536 == 0 {

@@ -12,6 +12,8 @@ use crate::hfile::fileinfo::keys;
 use crate::hfile::{HFile, Scanner};
 use crate::layout::{Reference, StoreFile};
 
+use super::edits::EditsStream;
+
 /// An opened store file with the facts the merge needs.
 #[derive(Debug)]
 pub struct Input {
@@ -141,9 +143,20 @@ impl OwnedCell {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // one per input, not moved around
+enum Feed<'a> {
+    File {
+        scanner: Scanner<'a>,
+        input: &'a Input,
+    },
+    Edits(Box<EditsStream>),
+}
+
 struct Source<'a> {
-    scanner: Scanner<'a>,
-    input: &'a Input,
+    feed: Feed<'a>,
+    /// Store-file sequence id for tie-breaks (u64::MAX for edits: HBase replays them into
+    /// the memstore, whose scanner counts as newer than every file).
+    file_seq: u64,
     order: Order,
     cur: OwnedCell,
     has: bool,
@@ -152,9 +165,27 @@ struct Source<'a> {
 
 impl<'a> Source<'a> {
     fn advance(&mut self) -> Result<()> {
-        let input = self.input;
+        let (scanner, input) = match &mut self.feed {
+            Feed::File { scanner, input } => (scanner, *input),
+            Feed::Edits(e) => {
+                match e.next()? {
+                    Some(c) => {
+                        self.cur.key.clear();
+                        self.cur.key.extend_from_slice(&c.key);
+                        self.cur.value.clear();
+                        self.cur.value.extend_from_slice(&c.value);
+                        self.cur.tags.clear();
+                        self.cur.tags.extend_from_slice(&c.tags);
+                        self.cur.seq_id = c.seq_id;
+                        self.has = true;
+                    }
+                    None => self.has = false,
+                }
+                return Ok(());
+            }
+        };
         loop {
-            let Some(c) = self.scanner.next_cell()? else {
+            let Some(c) = scanner.next_cell()? else {
                 self.has = false;
                 return Ok(());
             };
@@ -195,7 +226,21 @@ impl<'a> Merge<'a> {
     /// first block that can hold `start_row`; earlier cells may still be returned, so
     /// callers keep their own row check. An empty `start_row` reads from the start.
     pub fn new_at(inputs: &'a [Input], start_row: &[u8]) -> Result<Merge<'a>> {
-        let order = inputs.first().map_or(Order::Normal, |i| i.hfile.order);
+        Self::with_edits(inputs, Vec::new(), start_row)
+    }
+
+    /// Like [`Merge::new_at`], plus sorted recovered-edits streams
+    /// ([`super::edits`]) as further inputs that count as newer than every file. Edits are
+    /// read from their start whatever `start_row` is.
+    pub fn with_edits(
+        inputs: &'a [Input],
+        edits: Vec<EditsStream>,
+        start_row: &[u8],
+    ) -> Result<Merge<'a>> {
+        let order = inputs.first().map_or_else(
+            || edits.first().map_or(Order::Normal, EditsStream::order),
+            |i| i.hfile.order,
+        );
         let mut sources = Vec::with_capacity(inputs.len());
         for input in inputs {
             if input.hfile.order != order {
@@ -217,8 +262,23 @@ impl<'a> Merge<'a> {
                 input.hfile.scanner_at_row(&from)?
             };
             sources.push(Source {
-                scanner,
-                input,
+                feed: Feed::File { scanner, input },
+                file_seq: input.seq_id,
+                order,
+                cur: OwnedCell::default(),
+                has: false,
+                started: false,
+            });
+        }
+        for e in edits {
+            if e.order() != order {
+                return Err(Error::usage(
+                    "recovered edits: their cell order differs from the store files'",
+                ));
+            }
+            sources.push(Source {
+                feed: Feed::Edits(Box::new(e)),
+                file_seq: u64::MAX,
                 order,
                 cur: OwnedCell::default(),
                 has: false,
@@ -242,7 +302,7 @@ impl<'a> Merge<'a> {
             .order
             .compare(&kx, &ky)
             .then_with(|| y.cur.seq_id.cmp(&x.cur.seq_id))
-            .then_with(|| y.input.seq_id.cmp(&x.input.seq_id))
+            .then_with(|| y.file_seq.cmp(&x.file_seq))
             .then_with(|| b.cmp(&a)))
     }
 

@@ -3,6 +3,7 @@
 //! ([`compact`]).
 
 pub mod compact;
+pub mod edits;
 pub mod filter;
 pub mod matcher;
 pub mod merge;

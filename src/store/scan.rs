@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::cell::Cell;
 use crate::error::{Error, Result};
 use crate::layout::{Region, TableDescriptor};
+use crate::store::edits::{self, EditsOptions, EditsStream};
 use crate::store::filter::{Filter, Hint};
 use crate::store::{Filtered, Input, Matcher, Merge, Mode, OwnedCell, Params};
 
@@ -33,6 +34,9 @@ pub struct ScanSpec {
     /// family's VERSIONS, unlimited for raw scans); `families[f].max_versions` is then
     /// the number returned after the filter.
     filter_tracker_versions: BTreeMap<Vec<u8>, i64>,
+    /// Also read each region's recovered.edits as HBase's replay on region open would
+    /// ([`crate::store::edits`]).
+    pub recovered_edits: Option<EditsOptions>,
 }
 
 /// The user-facing knobs of a scan, before they are checked against the table schema.
@@ -111,6 +115,7 @@ impl ScanSpec {
             mode: if opts.raw { Mode::Raw } else { Mode::User },
             filter: None,
             filter_tracker_versions,
+            recovered_edits: None,
         })
     }
 
@@ -169,7 +174,7 @@ pub fn scan_region(
     }
     let inputs = open_region(region, spec)?;
     let first = spec.first_row();
-    let mut merge = Merge::new_at(&inputs, first)?;
+    let mut merge = Merge::with_edits(&inputs, edits_streams(region, spec)?, first)?;
     let mut matcher: Option<Matcher> = None;
     let mut fam: Vec<u8> = Vec::new();
     while let Some(c) = merge.next()? {
@@ -209,6 +214,26 @@ pub fn scan_region(
 }
 
 /// Open the region's store files for the scanned families.
+/// The recovered.edits of `region` for the scanned families, when the spec asks for them.
+fn edits_streams(region: &Region, spec: &ScanSpec) -> Result<Vec<EditsStream>> {
+    let mut streams = Vec::new();
+    if let Some(eo) = &spec.recovered_edits {
+        let fams: Vec<Vec<u8>> = region
+            .stores
+            .iter()
+            .filter(|s| spec.families.contains_key(&s.family))
+            .map(|s| s.family.clone())
+            .collect();
+        let (by_fam, _) = edits::read_for_region(region, Some(&fams), eo)?;
+        for (_, e) in by_fam {
+            if e.cells > 0 {
+                streams.push(e.stream()?);
+            }
+        }
+    }
+    Ok(streams)
+}
+
 fn open_region(region: &Region, spec: &ScanSpec) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     for s in &region.stores {
@@ -262,7 +287,7 @@ fn scan_region_filtered(
 ) -> Result<bool> {
     let inputs = open_region(region, spec)?;
     let first = spec.first_row();
-    let mut merge = Merge::new_at(&inputs, first)?;
+    let mut merge = Merge::with_edits(&inputs, edits_streams(region, spec)?, first)?;
     let mut matcher: Option<Matcher> = None;
     let mut fam: Vec<u8> = Vec::new();
     let mut row: Option<Vec<u8>> = None;
@@ -383,8 +408,9 @@ pub fn scan_regions(
     f: &mut dyn FnMut(&Cell<'_>) -> Result<bool>,
 ) -> Result<()> {
     for r in regions {
-        // A split parent is offline: its daughters serve its rows.
-        if r.info.as_ref().is_ok_and(|i| i.offline && i.split) {
+        // A split parent is offline: its daughters serve its rows. Its .regioninfo rarely
+        // says so (HBase records the split in hbase:meta), hence `superseded`.
+        if r.superseded || r.info.as_ref().is_ok_and(|i| i.offline && i.split) {
             continue;
         }
         if !scan_region(r, spec, f)? {
