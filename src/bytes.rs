@@ -314,11 +314,34 @@ fn word_printable(w: u64) -> bool {
     below | above | backslash == 0
 }
 
+/// True when no byte of `b` needs escaping: whole words, then the tail padded with spaces.
+#[inline]
+fn all_printable(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    let mut ok = true;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        ok &= word_printable(u64::from_le_bytes(w));
+    }
+    // The tail (< 8 bytes) over a word of spaces, without a memcpy call.
+    let mut w = u64::from_le_bytes([b' '; 8]);
+    for (i, &c) in chunks.remainder().iter().enumerate() {
+        let sh = 8 * i as u32;
+        w = (w & !(0xff << sh)) | (u64::from(c) << sh);
+    }
+    ok && word_printable(w)
+}
+
 /// Append HBase's `Bytes.toStringBinary` form of `b` to `out`: printable ASCII other than
 /// backslash as itself, every other byte as `\xHH` (uppercase hex). Runs of printable bytes
 /// are found eight at a time.
 #[inline]
 pub fn push_string_binary(out: &mut Vec<u8>, b: &[u8]) {
+    if all_printable(b) {
+        out.extend_from_slice(b);
+        return;
+    }
     out.reserve(b.len());
     let mut i = 0;
     let mut start = 0;

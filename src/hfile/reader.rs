@@ -463,13 +463,9 @@ impl HFile {
 
     /// A scanner over every cell from the first data block.
     pub fn scanner(&self) -> Scanner<'_> {
-        let start = (self.trailer.entry_count > 0 || self.trailer.first_data_block_offset >= 0)
-            .then_some(self.trailer.first_data_block_offset)
-            .filter(|&o| o >= 0)
-            .map(|o| o as u64);
         Scanner {
             file: self,
-            next_block: start,
+            next_block: self.first_data_block(),
             dec: None,
             block_offset: 0,
         }
@@ -484,6 +480,62 @@ impl HFile {
             s.next_block = Some(off);
         }
         Ok(s)
+    }
+
+    /// Offset of the first data block (None when the file has none).
+    pub fn first_data_block(&self) -> Option<u64> {
+        (self.trailer.entry_count > 0 || self.trailer.first_data_block_offset >= 0)
+            .then_some(self.trailer.first_data_block_offset)
+            .filter(|&o| o >= 0)
+            .map(|o| o as u64)
+    }
+
+    /// A decoder over data block `raw`: checksums verified, the payload decompressed into
+    /// `buf` (reused) or, when uncompressed, read in place from the mapping.
+    pub fn open_data_block<'a>(
+        &'a self,
+        raw: &RawBlock<'a>,
+        mut buf: Vec<u8>,
+    ) -> Result<BlockDecoder<'a>> {
+        raw.verify_checksums().map_err(|e| e.in_file(&self.path))?;
+        let payload = if self.compression == Compression::None {
+            raw.payload(self.compression, &mut buf)?;
+            Payload::Borrowed(raw.on_disk_payload())
+        } else {
+            raw.payload(self.compression, &mut buf)
+                .map_err(|e| e.in_file(&self.path))?;
+            Payload::Owned(buf)
+        };
+        self.decoder(&raw.header, payload)
+    }
+
+    /// Offsets of the data blocks from the block at `from` to the last one, found by walking
+    /// block headers (no payload is read). For handing blocks to several threads.
+    pub fn data_block_offsets(&self, from: u64) -> Result<Vec<u64>> {
+        let last = self.trailer.last_data_block_offset;
+        let mut out = Vec::new();
+        let mut off = from;
+        while last >= 0 && off <= last as u64 {
+            let raw = self.block(off)?;
+            if raw.header.block_type.is_data() {
+                out.push(off);
+            }
+            let next = off + raw.header.on_disk_size_with_header();
+            self.done_with(off, next);
+            off = next;
+        }
+        Ok(out)
+    }
+
+    /// The offset of the first data block, or of the block that can hold `row`.
+    pub fn first_block_for(&self, row: Option<&[u8]>) -> Result<Option<u64>> {
+        match row {
+            Some(r) => match self.seek_block(&crate::cell::first_on_row(r))? {
+                Some(o) => Ok(Some(o)),
+                None => Ok(self.first_data_block()),
+            },
+            None => Ok(self.first_data_block()),
+        }
     }
 }
 
@@ -520,20 +572,11 @@ impl<'f> Scanner<'f> {
             if !raw.header.block_type.is_data() {
                 continue;
             }
-            raw.verify_checksums().map_err(|e| e.in_file(&f.path))?;
-            let payload = if f.compression == Compression::None {
-                raw.payload(f.compression, &mut Vec::new())?;
-                Payload::Borrowed(raw.on_disk_payload())
-            } else {
-                let mut buf = match self.dec.take().map(BlockDecoder::into_payload) {
-                    Some(Payload::Owned(v)) => v,
-                    _ => Vec::new(),
-                };
-                raw.payload(f.compression, &mut buf)
-                    .map_err(|e| e.in_file(&f.path))?;
-                Payload::Owned(buf)
+            let buf = match self.dec.take().map(BlockDecoder::into_payload) {
+                Some(Payload::Owned(v)) => v,
+                _ => Vec::new(),
             };
-            self.dec = Some(f.decoder(&raw.header, payload)?);
+            self.dec = Some(f.open_data_block(&raw, buf)?);
             self.block_offset = off;
             return Ok(true);
         }
