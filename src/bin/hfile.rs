@@ -984,8 +984,9 @@ Bytes.toStringBinary escaped form. --versions defaults to 1 as in the HBase shel
 VERSIONS (not in --raw mode)."
 )]
 struct ScanArgs {
-    /// A table dir (with .tabledesc) or a region dir (with .regioninfo).
-    #[arg(value_name = "TABLE_OR_REGION_DIR")]
+    /// A table dir (with .tabledesc), a region dir (with .regioninfo) or a snapshot dir
+    /// (`<root>/.hbase-snapshot/<name>`, files resolved under `<root>/data` then `<root>/archive`).
+    #[arg(value_name = "TABLE|REGION|SNAPSHOT_DIR")]
     path: PathBuf,
     /// Only this row (a get).
     #[arg(long, value_name = "ROW", conflicts_with_all = ["start_row", "stop_row", "prefix"])]
@@ -1046,37 +1047,19 @@ impl From<Error> for ScanErr {
 }
 
 fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
-    use hbkit::layout::{self, Context, DirKind, TableDescriptor};
+    use hbkit::layout;
     use hbkit::store::{scan_regions, ScanOptions, ScanSpec};
     let now = a.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
     });
-    let ctx = Context::for_path(&a.path);
-    let mut problems = Vec::new();
-    let (table_dir, regions) = match layout::dir_kind(&a.path) {
-        Some(DirKind::Table) => {
-            let t = layout::read_table(&a.path, &ctx, &mut problems)?;
-            (a.path.clone(), t.regions)
-        }
-        Some(DirKind::Region) => {
-            let r = layout::read_region(&a.path, &ctx, &mut problems)?;
-            let t = a.path.parent().map(PathBuf::from).unwrap_or_default();
-            (t, vec![r])
-        }
-        _ => {
-            return Err(Error::usage(format!(
-                "{}: not a table dir (.tabledesc) or a region dir (.regioninfo)",
-                a.path.display()
-            ))
-            .into())
-        }
-    };
-    for p in &problems {
+    let src = layout::snapshot::open_source(&a.path)?;
+    for p in &src.problems {
         eprintln!("hfile: warning: {}: {}", p.path.display(), p.message);
     }
-    let (_, desc) = TableDescriptor::read_table_dir(&table_dir)?;
+    let desc = src.descriptor;
+    let regions = src.regions;
     let mut columns = Vec::new();
     for c in &a.columns {
         columns.push(match c.split_once(':') {
