@@ -525,6 +525,37 @@ mod tests {
     }
 
     #[test]
+    fn mapfile_index_every_128_records() {
+        let mut m = MapFileWriter::new(Vec::new(), Vec::new(), IBW, [1; 16], [2; 16]).unwrap();
+        let mut offsets = Vec::new();
+        for i in 0..300u32 {
+            offsets.push(m.data.position() as i64);
+            m.append(&i.to_be_bytes(), &ibw(&[0; 16])).unwrap();
+        }
+        let (data, index) = m.finish().unwrap();
+        let (dh, recs) = read(&data).unwrap();
+        assert_eq!(dh.len, 126);
+        assert_eq!(recs.len(), 300);
+        let (ih, idx) = read(&index).unwrap();
+        assert_eq!(ih.compression, Compression::Block);
+        let got: Vec<(Vec<u8>, i64)> = idx
+            .iter()
+            .map(|(k, v)| {
+                (
+                    ibw_payload(k).unwrap().to_vec(),
+                    i64::from_be_bytes(v.as_slice().try_into().unwrap()),
+                )
+            })
+            .collect();
+        let want: Vec<(Vec<u8>, i64)> = [0usize, 128, 256]
+            .iter()
+            .map(|&i| ((i as u32).to_be_bytes().to_vec(), offsets[i]))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(offsets[0], 126);
+    }
+
+    #[test]
     fn empty_value_record_matches_hadoop() {
         let mut w =
             SeqWriter::new(Vec::new(), IBW, NULL_WRITABLE, Compression::Record, [0; 16]).unwrap();

@@ -153,6 +153,31 @@ fn diff_finds_exactly_the_altered_cells() {
     // An unaltered copy is equal.
     let o = diff(&[], &snap, &tdir);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // HashTable of the table dir = HBase's HashTable of the snapshot.
+    let ht = tmp.path().join("ht");
+    let o = Command::new(env!("CARGO_BIN_EXE_hfile"))
+        .args([
+            "hashtable",
+            "--batch-size",
+            "10",
+            "--num-hash-files",
+            "10",
+            "--json",
+        ])
+        .arg(&tdir)
+        .arg("--out")
+        .arg(&ht)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(j["stats"]["cells"], 100);
+    assert_eq!(
+        hbkit::hashtable::read_output(&ht).unwrap().batches,
+        hbkit::hashtable::read_output(&f.join("EndToEndIT-snapshot_2022-05/hashtable"))
+            .unwrap()
+            .batches
+    );
 
     // Region [30, 40): add row 35x, delete row 33, change the value of row 37.
     let file = region_file(&tdir, b"30");

@@ -117,6 +117,30 @@ fn cli_hashtable_matches_hbase_hashes_and_refuses_nonempty_out() {
     assert_eq!(a.batches.len(), 101);
     assert_eq!(a.batches, b.batches);
     assert!(out.join("hashes/_SUCCESS").is_file());
+    // Byte for byte once HBase's sync marker is put in place of ours, file by file.
+    for rel in rel_files(hbase) {
+        let ours = std::fs::read(out.join(&rel)).unwrap();
+        let theirs = std::fs::read(hbase.join(&rel)).unwrap();
+        if rel == "manifest" || rel.ends_with("_SUCCESS") {
+            continue;
+        }
+        let (our_sync, their_sync) = (marker_of(&out.join(&rel)), marker_of(&hbase.join(&rel)));
+        let mut fixed = Vec::with_capacity(ours.len());
+        let mut i = 0;
+        while i < ours.len() {
+            if ours[i..].starts_with(&our_sync) {
+                fixed.extend_from_slice(&their_sync);
+                i += 16;
+            } else {
+                fixed.push(ours[i]);
+                i += 1;
+            }
+        }
+        assert!(
+            fixed == theirs,
+            "{rel} differs after substituting the sync marker"
+        );
+    }
     // No temp dir left behind.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     // A second run into the same (now non-empty) dir is refused.

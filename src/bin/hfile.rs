@@ -44,9 +44,11 @@ enum Cmd {
     Scan(ScanArgs),
     /// Write HBase HashTable's output (for SyncTable) computed offline from a table,
     /// region or snapshot dir.
+    #[command(long_about = HASHTABLE_LONG)]
     Hashtable(HashtableArgs),
     /// Compare two tables/snapshots (or HashTable outputs) as SyncTable does and list the
     /// differing cells.
+    #[command(long_about = DIFF_LONG)]
     Diff(DiffArgs),
 }
 
@@ -1131,15 +1133,6 @@ fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
 
 #[derive(Args)]
 #[command(
-    long_about = "Compute what `hbase org.apache.hadoop.hbase.mapreduce.HashTable` writes, offline, from the \
-store files of a table dir, a region dir or a snapshot dir (`<root>/.hbase-snapshot/<name>`, e.g. an \
-ExportSnapshot), and write it in HBase's exact format: `partitions`, `manifest`, \
-`hashes/part-r-NNNNN/{data,index}` and `hashes/_SUCCESS`. SyncTable can use the result as its source hashes, \
-and `hfile diff` can compare against it.\n\n\
-Each region is read with the same merged read as `hfile scan` (deletes, versions, TTL, time range). Rows are \
-cut into batches of about --batch-size bytes that never span two regions; each batch is the MD5 of every \
-cell's row, family, qualifier, timestamp (little-endian) and value. Regions are hashed in parallel.\n\n\
-The output is written to a temporary dir beside --out, fsynced, and renamed into place only when complete.",
     after_help = "HashTable option names map as: --batchsize=N -> --batch-size N, --numhashfiles=N -> \
 --num-hash-files N, --startrow/--stoprow (hex) -> --start-row/--stop-row (escaped form, e.g. 'row\\x00'), \
 --starttime/--endtime -> --time-range FROM..TO, --versions, --rawScan -> --raw, --families, \
@@ -1272,18 +1265,6 @@ fn hashtable_cmd(a: HashtableArgs) -> io::Result<u8> {
 
 #[derive(Args)]
 #[command(
-    long_about = "Compare A and B, each a table dir, a region dir, a snapshot dir or a HashTable output dir, \
-the way SyncTable does: A is cut into HashTable batches (or A's HashTable output is read), B is hashed over \
-exactly A's batch ranges, and only the ranges whose digests differ are read again on both sides and compared \
-cell by cell. Region layouts of A and B need not match.\n\n\
-Cells are matched on row, family, qualifier and timestamp (only row, family, qualifier and order with \
---ignore-timestamps). Each difference is printed as:\n  \
-missing  K: ... V: ...   the cell is in A, not in B\n  \
-extra    K: ... V: ...   the cell is in B, not in A\n  \
-changed  K: ... V: ... -> K: ... V: ...   same column, other value (or, with timestamps, \
-a lone version whose timestamp changed)\n\
-When one side is only a HashTable output its cells are unknown: differing ranges are listed instead. \
-When A is a HashTable output, its manifest decides the families, rows, time range, versions and raw mode.",
     after_help = "Examples:\n  hfile diff /src/.hbase-snapshot/s1 /dst/hbase/data/default/t1\n  \
 hfile diff --ignore-timestamps --json /tmp/ht /dst/.hbase-snapshot/s1\n\n\
 Exit codes: 0 equal; 1 different; 2 could not run."
@@ -1353,3 +1334,26 @@ fn diff_cmd(a: DiffArgs) -> io::Result<u8> {
         }
     }
 }
+
+const HASHTABLE_LONG: &str = "Compute what `hbase org.apache.hadoop.hbase.mapreduce.HashTable` writes, offline, from the \
+store files of a table dir, a region dir or a snapshot dir (`<root>/.hbase-snapshot/<name>`, e.g. an \
+ExportSnapshot), and write it in HBase's exact format: `partitions`, `manifest`, \
+`hashes/part-r-NNNNN/{data,index}` and `hashes/_SUCCESS`. SyncTable can use the result as its source hashes, \
+and `hfile diff` can compare against it.\n\n\
+Each region is read with the same merged read as `hfile scan` (deletes, versions, TTL, time range). Rows are \
+cut into batches of about --batch-size bytes that never span two regions; each batch is the MD5 of every \
+cell's row, family, qualifier, timestamp (little-endian) and value. Regions are hashed in parallel.\n\n\
+The output is written to a temporary dir beside --out, fsynced, and renamed into place only when complete.";
+
+const DIFF_LONG: &str = "Compare A and B, each a table dir, a region dir, a snapshot dir or a HashTable output dir, \
+the way SyncTable does: A is cut into HashTable batches (or A's HashTable output is read), B is hashed over \
+exactly A's batch ranges, and only the ranges whose digests differ are read again on both sides and compared \
+cell by cell. Region layouts of A and B need not match.\n\n\
+Cells are matched on row, family, qualifier and timestamp (only row, family, qualifier and order with \
+--ignore-timestamps). Each difference is printed as:\n  \
+missing  K: ... V: ...   the cell is in A, not in B\n  \
+extra    K: ... V: ...   the cell is in B, not in A\n  \
+changed  K: ... V: ... -> K: ... V: ...   same column, other value (or, with timestamps, \
+a lone version whose timestamp changed)\n\
+When one side is only a HashTable output its cells are unknown: differing ranges are listed instead. \
+When either side is a HashTable output, its manifest decides the families, rows, time range, versions and raw mode (do not give them).";
