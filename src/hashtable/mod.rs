@@ -815,6 +815,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn digest_of_the_spec_example() {
+        // FORMATS.md §16.8: row 01, cf:a, ts 1617828990, value1.
+        let key = crate::cell::make_key(b"01", b"cf", b"a", 1_617_828_990, 4);
+        let c = Cell {
+            key: crate::cell::Key::parse(&key).unwrap(),
+            value: b"value1",
+            tags: &[],
+            seq_id: 0,
+        };
+        let mut h = Hasher::new(false);
+        h.cell(&c);
+        assert_eq!(h.size, 2 + 2 + 1 + 8 + 6);
+        assert_eq!(to_hex(&h.finish()), "70b17060d9bff7f8e1ceb2791b9077f1");
+        assert_eq!(h.size, 0);
+        let mut h = Hasher::new(true);
+        h.cell(&c);
+        assert_eq!(h.size, 19);
+        assert_eq!(
+            h.finish(),
+            <[u8; 16]>::from(md5::Md5::digest(b"01cfavalue1"))
+        );
+    }
+
+    #[test]
     fn java_date_format() {
         // 2022-05-09 18:20:17 UTC
         assert_eq!(java_date(1_652_120_417_000), "Mon May 09 18:20:17 UTC 2022");
