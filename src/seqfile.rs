@@ -556,6 +556,25 @@ mod tests {
     }
 
     #[test]
+    fn zlib_output_is_zlibs() {
+        // zlib 1.2.13 `compress(data, 6)`, as Java's Deflater writes it; miniz_oxide gives
+        // other (valid) bytes, so flate2 must use the zlib backend.
+        assert_eq!(
+            crate::bytes::to_hex(&zlib(&[0x10; 1563]).unwrap()),
+            "789c13101805a360148c8251300a5000007f3161b1"
+        );
+        let s: Vec<u8> = (0..200)
+            .flat_map(|i| format!("row-{:08}", i * 7).into_bytes())
+            .collect();
+        let z = zlib(&s).unwrap();
+        assert_eq!(z.len(), 453);
+        assert!(crate::bytes::to_hex(&z).starts_with("789c4dd6bb8d18410c04d188040c391f9251"));
+        assert!(crate::bytes::to_hex(&z).ends_with(
+            "b7e5d2abd8f4eadbb89b5ec5a657df2fc0d2c6ddf42a36bdfa36ee7e724b6ec96db9b3ff033904661c"
+        ));
+    }
+
+    #[test]
     fn empty_value_record_matches_hadoop() {
         let mut w =
             SeqWriter::new(Vec::new(), IBW, NULL_WRITABLE, Compression::Record, [0; 16]).unwrap();
