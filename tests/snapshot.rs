@@ -72,3 +72,42 @@ fn missing_store_files_are_named() {
     assert!(msg.contains("10 store file(s)"), "{msg}");
     assert!(msg.contains("2167e8d55deb4d1a919007fbffb13a32"), "{msg}");
 }
+
+#[test]
+fn region_manifest_files_are_read_like_data_manifest() {
+    let Some(f) = jbh() else { return };
+    let root = f.join("EndToEndIT-snapshot_2022-05/data");
+    let src = root.join(".hbase-snapshot/test-snapshot");
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root.join("archive"), tmp.path().join("archive")).unwrap();
+    let snap = tmp.path().join(".hbase-snapshot/test-snapshot");
+    std::fs::create_dir_all(snap.join(".tabledesc")).unwrap();
+    std::fs::copy(src.join(".snapshotinfo"), snap.join(".snapshotinfo")).unwrap();
+    // Split data.manifest into the per-region files of a snapshot being taken.
+    let bytes = std::fs::read(src.join("data.manifest")).unwrap();
+    for (i, fld) in hbkit::pb::fields(&bytes, "test").enumerate() {
+        match fld.unwrap() {
+            (1, hbkit::pb::Value::Bytes(b)) => std::fs::write(
+                snap.join(".tabledesc/.tableinfo.0000000001"),
+                [b"PBUF".as_slice(), b].concat(),
+            )
+            .unwrap(),
+            (2, hbkit::pb::Value::Bytes(b)) => {
+                std::fs::write(snap.join(format!("region-manifest.{i}")), b).unwrap()
+            }
+            _ => {}
+        }
+    }
+    let a = read_snapshot(&src).unwrap();
+    let b = read_snapshot(&snap).unwrap();
+    assert_eq!(a.descriptor, b.descriptor);
+    assert_eq!(a.regions.len(), b.regions.len());
+    for (x, y) in a.regions.iter().zip(&b.regions) {
+        assert_eq!(x.encoded_name, y.encoded_name);
+        assert_eq!(
+            x.stores[0].files[0].data_path.file_name(),
+            y.stores[0].files[0].data_path.file_name()
+        );
+    }
+    assert_eq!(count_cells(&snap), 100);
+}
