@@ -75,6 +75,33 @@ fn diff_of_fixture_sets() {
     );
     let o = diff(&[], &f.join("EndToEndIT-snapshot_2022-05/hashtable"), &e2e);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // Two HashTable outputs with the same batch keys compare range by range.
+    let tmp = tempfile::tempdir().unwrap();
+    let ht_td = tmp.path().join("ht");
+    let o = Command::new(env!("CARGO_BIN_EXE_hfile"))
+        .args(["hashtable", "--batch-size", "10", "--num-hash-files", "10"])
+        .arg(&td)
+        .arg("--out")
+        .arg(&ht_td)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = diff(&[], &ht, &ht_td);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("101 ranges, 1 matched, 100 differ"),
+        "{}",
+        stdout(&o)
+    );
+    let o = diff(&["--ignore-timestamps"], &ht_td, &td);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "ignore-timestamps is not in the manifest"
+    );
+    // Different batch keys cannot be compared without the data.
+    let o = diff(&[], &ht, &f.join("EndToEndIT-snapshot_2022-05/hashtable"));
+    assert_eq!(o.status.code(), Some(2));
     // A usage problem exits 2.
     let o = diff(&["--families", "cf"], &ht, &it);
     assert_eq!(o.status.code(), Some(2));
