@@ -25,8 +25,8 @@ pub const LONG_WRITABLE: &str = "org.apache.hadoop.io.LongWritable";
 /// `org.apache.hadoop.io.compress.DefaultCodec` (zlib).
 pub const DEFAULT_CODEC: &str = "org.apache.hadoop.io.compress.DefaultCodec";
 
-/// Bytes between sync escapes in NONE/RECORD files. Hadoop 3's `SYNC_INTERVAL`
-/// (5 KiB × 20 = 102,400); Hadoop 1/2 used 2,000 (FORMATS.md §16.4 ⚠).
+/// Bytes between sync escapes in NONE/RECORD files: Hadoop 3's `SYNC_INTERVAL`
+/// (5 KiB × 20 = 102,400, as in release 3.2.0); Hadoop 1/2 used 100 × 20 = 2,000.
 pub const SYNC_INTERVAL: u64 = 102_400;
 /// `io.seqfile.compress.blocksize` default.
 pub const BLOCK_SIZE: usize = 1_000_000;
@@ -314,6 +314,12 @@ impl<W: Write> MapFileWriter<W> {
         Ok(())
     }
 
+    /// Use another sync interval for the `data` file.
+    pub fn with_sync_interval(mut self, n: u64) -> Self {
+        self.data = self.data.with_sync_interval(n);
+        self
+    }
+
     /// Finish both files; returns (data, index) outputs.
     pub fn finish(self) -> Result<(W, W)> {
         Ok((self.data.finish()?, self.index.finish()?))
@@ -553,6 +559,29 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(offsets[0], 126);
+    }
+
+    #[test]
+    fn hadoop2_sync_interval_in_data() {
+        let mut m = MapFileWriter::new(Vec::new(), Vec::new(), IBW, [1; 16], [2; 16])
+            .unwrap()
+            .with_sync_interval(2000);
+        let mut offsets = Vec::new();
+        for i in 0..300u32 {
+            offsets.push(m.data.position());
+            m.append(&i.to_be_bytes(), &ibw(&[0; 16])).unwrap();
+        }
+        let (data, _) = m.finish().unwrap();
+        // 36-byte records after a 126-byte header: the first escape goes before record 53
+        // (at 2034, the first position >= 2000), the next 2000 bytes after its end.
+        let escape: Vec<u8> = [[0xff; 4].as_slice(), &[1; 16]].concat();
+        let at: Vec<usize> = (0..data.len())
+            .filter(|&i| data[i..].starts_with(&escape))
+            .collect();
+        assert_eq!(at[0], 2034);
+        assert_eq!(at[1], 2054 + 36 * 56);
+        assert_eq!(offsets[53], 2034);
+        assert_eq!(read(&data).unwrap().1.len(), 300);
     }
 
     #[test]

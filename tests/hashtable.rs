@@ -76,7 +76,16 @@ fn hashtable_output_is_byte_identical_to_hbase() {
         let hb = hbase.clone();
         let markers = move |rel: &str| marker_of(&hb.join(rel));
         let t = std::time::Instant::now();
-        let w = hashtable::write_output(&src, &opts, &out, Some(&markers)).unwrap();
+        let w = hashtable::write_output(
+            &src,
+            &opts,
+            &out,
+            &hashtable::OutputOptions {
+                markers: Some(&markers),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         eprintln!(
             "{}: {} regions, {} batches, {} cells in {:?}",
             snap.display(),

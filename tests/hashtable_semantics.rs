@@ -229,7 +229,7 @@ fn options_shape_the_digests() {
             ..o
         },
         &out,
-        None,
+        &hashtable::OutputOptions::default(),
     )
     .unwrap();
     assert_eq!(w.num_hash_files, 2);

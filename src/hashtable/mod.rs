@@ -579,6 +579,25 @@ pub fn java_date(ms: i64) -> String {
 /// output dir (`partitions`, `hashes/part-r-00000/data`, ...). Default: random.
 pub type SyncMarkers<'a> = &'a (dyn Fn(&str) -> [u8; 16] + Sync);
 
+/// How the output files are written (not part of HashTable's options).
+#[derive(Clone, Copy)]
+pub struct OutputOptions<'a> {
+    /// The sync marker of each file; None = random, as Hadoop does.
+    pub markers: Option<SyncMarkers<'a>>,
+    /// Bytes between sync escapes in the `data` files: 102,400 as Hadoop 3 writes,
+    /// 2,000 for Hadoop 1/2 ([`seqfile::SYNC_INTERVAL`]).
+    pub sync_interval: u64,
+}
+
+impl Default for OutputOptions<'_> {
+    fn default() -> Self {
+        OutputOptions {
+            markers: None,
+            sync_interval: seqfile::SYNC_INTERVAL,
+        }
+    }
+}
+
 /// What [`write_output`] did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Written {
@@ -614,9 +633,12 @@ pub fn write_files(
     partitions: &[Vec<u8>],
     num_hash_files: u32,
     batches: &[Batch],
-    markers: Option<SyncMarkers<'_>>,
+    out: &OutputOptions<'_>,
 ) -> Result<()> {
-    let marker = |name: &str| markers.map_or_else(seqfile::new_sync_marker, |f| f(name));
+    let marker = |name: &str| {
+        out.markers
+            .map_or_else(seqfile::new_sync_marker, |f| f(name))
+    };
     // 1. partitions: IBW -> NullWritable, RECORD-compressed.
     let mut w = SeqWriter::new(
         Vec::new(),
@@ -644,7 +666,8 @@ pub fn write_files(
             IBW,
             marker(&format!("hashes/{name}/data")),
             marker(&format!("hashes/{name}/index")),
-        )?;
+        )?
+        .with_sync_interval(out.sync_interval);
         while let Some(b) = it.peek() {
             if upper.is_some_and(|u| b.key.as_slice() >= u.as_slice()) {
                 break;
@@ -671,7 +694,7 @@ pub fn write_output(
     src: &Source,
     opts: &HashOptions,
     out: &Path,
-    markers: Option<SyncMarkers<'_>>,
+    output: &OutputOptions<'_>,
 ) -> Result<Written> {
     if out.exists() {
         let empty = std::fs::read_dir(out)
@@ -701,7 +724,7 @@ pub fn write_output(
     }
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     let table = src.descriptor.display_name();
-    let r = write_files(&tmp, &table, opts, &parts, nfiles, &batches, markers).and_then(|_| {
+    let r = write_files(&tmp, &table, opts, &parts, nfiles, &batches, output).and_then(|_| {
         if out.exists() {
             std::fs::remove_dir(out).map_err(io_err(out))?;
         }
