@@ -400,6 +400,40 @@ pub fn from_string_binary(s: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Lowercase hex of `b` (HBase's `Bytes.toHex`).
+pub fn to_hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &c in b {
+        for n in [c >> 4, c & 15] {
+            s.push(char::from(D.get(usize::from(n)).copied().unwrap_or(b'0')));
+        }
+    }
+    s
+}
+
+/// Parse hex (either case) into bytes; None on odd length or a non-hex digit.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    let nib = |c: u8| -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    };
+    b.chunks(2)
+        .map(|p| match p {
+            [h, l] => Some((nib(*h)? << 4) | nib(*l)?),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,14 @@ enum Cmd {
     /// Scan a table or region dir as a region server would answer a scan/get from its
     /// store files (deletes, versions, TTL applied).
     Scan(ScanArgs),
+    /// Write HBase HashTable's output (for SyncTable) computed offline from a table,
+    /// region or snapshot dir.
+    #[command(long_about = HASHTABLE_LONG)]
+    Hashtable(HashtableArgs),
+    /// Compare two tables/snapshots (or HashTable outputs) as SyncTable does and list the
+    /// differing cells.
+    #[command(long_about = DIFF_LONG)]
+    Diff(DiffArgs),
 }
 
 #[derive(Args)]
@@ -134,6 +142,8 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => verify_cmd(a),
         Cmd::Rewrite(a) => rewrite_cmd(a),
         Cmd::Scan(a) => scan_cmd(a),
+        Cmd::Hashtable(a) => hashtable_cmd(a),
+        Cmd::Diff(a) => diff_cmd(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -1001,8 +1011,9 @@ as a region server does.\n\n\
 Example: hfile scan --shell --filter \"PrefixFilter('r0') AND ValueFilter(=, 'substring:err')\" TABLE_DIR"
 )]
 struct ScanArgs {
-    /// A table dir (with .tabledesc) or a region dir (with .regioninfo).
-    #[arg(value_name = "TABLE_OR_REGION_DIR")]
+    /// A table dir (with .tabledesc), a region dir (with .regioninfo) or a snapshot dir
+    /// (`<root>/.hbase-snapshot/<name>`, files resolved under `<root>/data` then `<root>/archive`).
+    #[arg(value_name = "TABLE|REGION|SNAPSHOT_DIR")]
     path: PathBuf,
     /// Only this row (a get).
     #[arg(long, value_name = "ROW", conflicts_with_all = ["start_row", "stop_row", "prefix"])]
@@ -1078,37 +1089,19 @@ impl From<Error> for ScanErr {
 }
 
 fn scan_inner(a: &ScanArgs) -> Result<(), ScanErr> {
-    use hbkit::layout::{self, Context, DirKind, TableDescriptor};
+    use hbkit::layout;
     use hbkit::store::{scan_regions, ScanOptions, ScanSpec};
     let now = a.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
     });
-    let ctx = Context::for_path(&a.path);
-    let mut problems = Vec::new();
-    let (table_dir, regions) = match layout::dir_kind(&a.path) {
-        Some(DirKind::Table) => {
-            let t = layout::read_table(&a.path, &ctx, &mut problems)?;
-            (a.path.clone(), t.regions)
-        }
-        Some(DirKind::Region) => {
-            let r = layout::read_region(&a.path, &ctx, &mut problems)?;
-            let t = a.path.parent().map(PathBuf::from).unwrap_or_default();
-            (t, vec![r])
-        }
-        _ => {
-            return Err(Error::usage(format!(
-                "{}: not a table dir (.tabledesc) or a region dir (.regioninfo)",
-                a.path.display()
-            ))
-            .into())
-        }
-    };
-    for p in &problems {
+    let src = layout::snapshot::open_source(&a.path)?;
+    for p in &src.problems {
         eprintln!("hfile: warning: {}: {}", p.path.display(), p.message);
     }
-    let (_, desc) = TableDescriptor::read_table_dir(&table_dir)?;
+    let desc = src.descriptor;
+    let regions = src.regions;
     let mut columns = Vec::new();
     for c in &a.columns {
         columns.push(match c.split_once(':') {
@@ -1284,3 +1277,241 @@ mod tests {
         assert_eq!(t(i64::MIN), "-292275055-05-16T16:47:04.192");
     }
 }
+#[derive(Args)]
+#[command(
+    after_help = "HashTable option names map as: --batchsize=N -> --batch-size N, --numhashfiles=N -> \
+--num-hash-files N, --startrow/--stoprow (hex) -> --start-row/--stop-row (escaped form, e.g. 'row\\x00'), \
+--starttime/--endtime -> --time-range FROM..TO, --versions, --rawScan -> --raw, --families, \
+--ignoreTimestamps -> --ignore-timestamps. --ignore-timestamps is not recorded in the manifest: pass the same \
+flag to SyncTable or `hfile diff`.\n\n\
+Examples:\n  hfile hashtable /backup/.hbase-snapshot/snap1 --out /tmp/ht\n  \
+hfile hashtable /hbase/data/default/t1 --out /tmp/ht --batch-size 32000 --families cf\n\n\
+Exit codes: 0 written; 2 could not run (bad arguments, unreadable input, missing store files, --out not empty)."
+)]
+struct HashtableArgs {
+    /// A table dir, a region dir or a snapshot dir.
+    #[arg(value_name = "TABLE|REGION|SNAPSHOT_DIR")]
+    input: PathBuf,
+    /// Output dir (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Target batch size in bytes (HashTable --batchsize).
+    #[arg(long, value_name = "BYTES", default_value_t = hbkit::hashtable::DEFAULT_BATCH_SIZE)]
+    batch_size: u64,
+    /// Number of hash files (default: regions / 100, at least 1, at most the regions).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    num_hash_files: u32,
+    #[command(flatten)]
+    scan: HashScanArgs,
+    /// Bytes between sync markers in the data files: 102400 as Hadoop 3 writes them,
+    /// 2000 for files identical to a Hadoop 1/2 cluster's.
+    #[arg(long, value_name = "BYTES", default_value_t = hbkit::seqfile::SYNC_INTERVAL)]
+    sync_interval: u64,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct HashScanArgs {
+    /// Families to hash, comma separated (default: all).
+    #[arg(long, value_name = "F1,F2")]
+    families: Option<String>,
+    /// First row, inclusive (escaped form).
+    #[arg(long, value_name = "ROW")]
+    start_row: Option<String>,
+    /// Row to stop before (escaped form).
+    #[arg(long, value_name = "ROW")]
+    stop_row: Option<String>,
+    /// Only cells with FROM <= timestamp < TO (`FROM..TO`; an empty side is unbounded).
+    #[arg(long, value_name = "FROM..TO")]
+    time_range: Option<String>,
+    /// Versions per column (default: the Scan default, 1).
+    #[arg(long, value_name = "N")]
+    versions: Option<i32>,
+    /// Raw scan: delete markers and deleted cells are hashed too.
+    #[arg(long)]
+    raw: bool,
+    /// Leave timestamps out of the digests (the 8 bytes still count toward batch size).
+    #[arg(long)]
+    ignore_timestamps: bool,
+    /// Clock in ms for TTL expiry (default: now).
+    #[arg(long, value_name = "MS")]
+    now: Option<i64>,
+}
+
+impl HashScanArgs {
+    fn options(&self) -> Result<hbkit::hashtable::HashOptions, Error> {
+        let mut o = hbkit::hashtable::HashOptions {
+            families: self.families.clone(),
+            start_row: parse_row(&self.start_row)?.unwrap_or_default(),
+            stop_row: parse_row(&self.stop_row)?.unwrap_or_default(),
+            versions: self.versions.unwrap_or(-1),
+            raw: self.raw,
+            ignore_timestamps: self.ignore_timestamps,
+            ..Default::default()
+        };
+        if let Some(n) = self.now {
+            o.now = n;
+        }
+        if let Some(t) = &self.time_range {
+            let (a, b) = parse_range(t)?;
+            o.start_time = if a == i64::MIN { 0 } else { a };
+            o.end_time = if b == i64::MAX { 0 } else { b };
+        }
+        Ok(o)
+    }
+    fn given(&self) -> bool {
+        self.families.is_some()
+            || self.start_row.is_some()
+            || self.stop_row.is_some()
+            || self.time_range.is_some()
+            || self.versions.is_some()
+            || self.raw
+    }
+}
+
+fn hashtable_cmd(a: HashtableArgs) -> io::Result<u8> {
+    let run = || -> Result<(hbkit::hashtable::Written, std::time::Duration), Error> {
+        let mut opts = a.scan.options()?;
+        opts.batch_size = a.batch_size;
+        opts.num_hash_files = a.num_hash_files;
+        let t = std::time::Instant::now();
+        let src = hbkit::layout::snapshot::open_source(&a.input)?;
+        for p in &src.problems {
+            eprintln!("hfile: warning: {}: {}", p.path.display(), p.message);
+        }
+        let w = hbkit::hashtable::write_output(
+            &src,
+            &opts,
+            &a.out,
+            &hbkit::hashtable::OutputOptions {
+                markers: None,
+                sync_interval: a.sync_interval.max(1),
+            },
+        )?;
+        Ok((w, t.elapsed()))
+    };
+    match run() {
+        Ok((w, el)) => {
+            let mut out = io::stdout().lock();
+            if a.json {
+                let mut v = serde_json::to_value(&w).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("out".into(), a.out.display().to_string().into());
+                    o.insert("seconds".into(), el.as_secs_f64().into());
+                }
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(
+                    out,
+                    "wrote {}: {} regions, {} rows, {} cells, {} batches in {} hash files ({:.2}s)",
+                    a.out.display(),
+                    w.stats.regions,
+                    w.stats.rows,
+                    w.stats.cells,
+                    w.stats.batches,
+                    w.num_hash_files,
+                    el.as_secs_f64()
+                )?;
+            }
+            Ok(0)
+        }
+        Err(e) => usage_exit(e),
+    }
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  hfile diff /src/.hbase-snapshot/s1 /dst/hbase/data/default/t1\n  \
+hfile diff --ignore-timestamps --json /tmp/ht /dst/.hbase-snapshot/s1\n\n\
+Exit codes: 0 equal; 1 different; 2 could not run."
+)]
+struct DiffArgs {
+    /// Side A: table, region, snapshot or HashTable output dir.
+    #[arg(value_name = "A")]
+    a: PathBuf,
+    /// Side B: table, region, snapshot or HashTable output dir.
+    #[arg(value_name = "B")]
+    b: PathBuf,
+    /// Batch size used to cut A into ranges when A is not a HashTable output.
+    #[arg(long, value_name = "BYTES", default_value_t = hbkit::hashtable::DEFAULT_BATCH_SIZE)]
+    batch_size: u64,
+    #[command(flatten)]
+    scan: HashScanArgs,
+    /// Stop listing cells after N differences (counting goes on).
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// NDJSON output: one object per difference, then a summary object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn diff_cmd(a: DiffArgs) -> io::Result<u8> {
+    use hbkit::hashtable::diff::{self, DiffOptions};
+    let opts = match a.scan.options() {
+        Ok(mut o) => {
+            o.batch_size = a.batch_size;
+            o
+        }
+        Err(e) => return usage_exit(e),
+    };
+    let dopts = DiffOptions {
+        hash: opts,
+        scan_options_given: a.scan.given(),
+        limit: a.limit,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut io_err: Option<io::Error> = None;
+    let r = diff::diff(&a.a, &a.b, &dopts, &mut |d| {
+        if io_err.is_some() {
+            return;
+        }
+        let line = if a.json { d.to_json() } else { d.to_text() };
+        if let Err(e) = writeln!(out, "{line}") {
+            io_err = Some(e);
+        }
+    });
+    if let Some(e) = io_err {
+        return Err(e);
+    }
+    match r {
+        Ok(sum) => {
+            if a.json {
+                writeln!(out, "{}", serde_json::to_string(&sum).unwrap_or_default())?;
+            } else {
+                writeln!(out, "{}", sum.to_text())?;
+            }
+            out.flush()?;
+            Ok(if sum.equal() { 0 } else { 1 })
+        }
+        Err(e) => {
+            out.flush()?;
+            usage_exit(e)
+        }
+    }
+}
+
+const HASHTABLE_LONG: &str = "Compute what `hbase org.apache.hadoop.hbase.mapreduce.HashTable` writes, offline, from the \
+store files of a table dir, a region dir or a snapshot dir (`<root>/.hbase-snapshot/<name>`, e.g. an \
+ExportSnapshot), and write it in HBase's exact format: `partitions`, `manifest`, \
+`hashes/part-r-NNNNN/{data,index}` and `hashes/_SUCCESS`. SyncTable can use the result as its source hashes, \
+and `hfile diff` can compare against it.\n\n\
+Each region is read with the same merged read as `hfile scan` (deletes, versions, TTL, time range). Rows are \
+cut into batches of about --batch-size bytes that never span two regions; each batch is the MD5 of every \
+cell's row, family, qualifier, timestamp (little-endian) and value. Regions are hashed in parallel.\n\n\
+The output is written to a temporary dir beside --out, fsynced, and renamed into place only when complete.";
+
+const DIFF_LONG: &str = "Compare A and B, each a table dir, a region dir, a snapshot dir or a HashTable output dir, \
+the way SyncTable does: A is cut into HashTable batches (or A's HashTable output is read), B is hashed over \
+exactly A's batch ranges, and only the ranges whose digests differ are read again on both sides and compared \
+cell by cell. Region layouts of A and B need not match.\n\n\
+Cells are matched on row, family, qualifier and timestamp (only row, family, qualifier and order with \
+--ignore-timestamps). Each difference is printed as:\n  \
+missing  K: ... V: ...   the cell is in A, not in B\n  \
+extra    K: ... V: ...   the cell is in B, not in A\n  \
+changed  K: ... V: ... -> K: ... V: ...   same column, other value (or, with timestamps, \
+a lone version whose timestamp changed)\n\
+When one side is only a HashTable output its cells are unknown: differing ranges are listed instead. \
+When either side is a HashTable output, its manifest decides the families, rows, time range, versions and raw mode (do not give them).";

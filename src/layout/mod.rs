@@ -17,6 +17,8 @@ use crate::hfile::bloom::BloomType;
 use crate::hfile::encoding::Encoding;
 use crate::pb::{self, Value};
 
+pub mod snapshot;
+
 const PBUF: &[u8] = b"PBUF";
 
 /// `KEEP_DELETED_CELLS` of a family.
@@ -186,6 +188,11 @@ impl TableDescriptor {
                 "no PBUF magic: a pre-0.96 Writable HTableDescriptor, which is not read",
             ));
         };
+        TableDescriptor::from_message(msg)
+    }
+
+    /// Parse a bare `TableSchema` message (as embedded in a snapshot manifest).
+    pub fn from_message(msg: &[u8]) -> Result<TableDescriptor> {
         let mut t = TableDescriptor::default();
         for f in pb::fields(msg, "table descriptor") {
             match f? {
@@ -356,6 +363,11 @@ impl RegionInfo {
             return RegionInfo::parse_writable(bytes);
         };
         let (msg, _) = pb::delimited(rest, "regioninfo")?;
+        RegionInfo::from_message(msg)
+    }
+
+    /// Parse a bare `RegionInfo` message (as embedded in a snapshot region manifest).
+    pub fn from_message(msg: &[u8]) -> Result<RegionInfo> {
         let mut r = RegionInfo::default();
         let (mut has_id, mut has_table) = (false, false);
         for f in pb::fields(msg, "regioninfo") {
@@ -480,6 +492,14 @@ impl Reference {
     /// Parse a reference file's bytes.
     pub fn parse(bytes: &[u8]) -> Result<Reference> {
         if let Some(msg) = bytes.strip_prefix(PBUF) {
+            return Reference::from_message(msg);
+        }
+        Reference::parse_writable(bytes)
+    }
+
+    /// Parse a bare `Reference` message (as embedded in a snapshot region manifest).
+    pub fn from_message(msg: &[u8]) -> Result<Reference> {
+        {
             let (mut key, mut range) = (None, None);
             for f in pb::fields(msg, "reference") {
                 match f? {
@@ -498,8 +518,11 @@ impl Reference {
                 }
                 None => return Err(Error::corrupt("reference", "Reference without range")),
             };
-            return Ok(Reference { split_key, top });
+            Ok(Reference { split_key, top })
         }
+    }
+
+    fn parse_writable(bytes: &[u8]) -> Result<Reference> {
         // 0.94 Writable: boolean top, then Bytes.writeByteArray(splitkey).
         let mut c = crate::bytes::Cursor::new(bytes, "reference");
         let top = match c.u8("top flag")? {
@@ -1216,4 +1239,97 @@ pub fn dir_kind(p: &Path) -> Option<DirKind> {
 /// The table dir holding a region dir.
 pub fn table_dir_of_region(region_dir: &Path) -> Option<&Path> {
     region_dir.parent()
+}
+
+fn put_table_name(out: &mut Vec<u8>, field: u32, ns: &[u8], q: &[u8]) {
+    let mut tn = Vec::new();
+    pb::put_bytes(&mut tn, 1, ns);
+    pb::put_bytes(&mut tn, 2, q);
+    pb::put_bytes(out, field, &tn);
+}
+
+fn put_pair(out: &mut Vec<u8>, field: u32, k: &str, v: &str) {
+    let mut p = Vec::new();
+    pb::put_bytes(&mut p, 1, k.as_bytes());
+    pb::put_bytes(&mut p, 2, v.as_bytes());
+    pb::put_bytes(out, field, &p);
+}
+
+impl TableDescriptor {
+    /// The bare `TableSchema` message.
+    pub fn to_message(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_table_name(&mut out, 1, &self.namespace, &self.name);
+        for (k, v) in &self.attributes {
+            put_pair(&mut out, 2, k, v);
+        }
+        for f in &self.families {
+            let mut fm = Vec::new();
+            pb::put_bytes(&mut fm, 1, &f.name);
+            for (k, v) in &f.attributes {
+                put_pair(&mut fm, 2, k, v);
+            }
+            for (k, v) in &f.configuration {
+                put_pair(&mut fm, 3, k, v);
+            }
+            pb::put_bytes(&mut out, 3, &fm);
+        }
+        for (k, v) in &self.configuration {
+            put_pair(&mut out, 4, k, v);
+        }
+        out
+    }
+
+    /// The bytes of a `.tableinfo` file: `PBUF` + TableSchema.
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        let mut out = PBUF.to_vec();
+        out.extend_from_slice(&self.to_message());
+        out
+    }
+}
+
+impl RegionInfo {
+    /// The bare `RegionInfo` message.
+    pub fn to_message(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        pb::put_varint(&mut out, 1, self.region_id);
+        put_table_name(&mut out, 2, &self.namespace, &self.table);
+        pb::put_bytes(&mut out, 3, &self.start_key);
+        pb::put_bytes(&mut out, 4, &self.end_key);
+        pb::put_varint(&mut out, 5, u64::from(self.offline));
+        pb::put_varint(&mut out, 6, u64::from(self.split));
+        if self.replica_id != 0 {
+            pb::put_varint(&mut out, 7, self.replica_id as u64);
+        }
+        out
+    }
+
+    /// The bytes of a `.regioninfo` file: `PBUF` + varint-delimited RegionInfo.
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        let msg = self.to_message();
+        let mut out = PBUF.to_vec();
+        crate::bytes::write_pbvar(&mut out, msg.len() as u64);
+        out.extend_from_slice(&msg);
+        out
+    }
+
+    /// The encoded region name (the region dir name): lowercase hex MD5 of
+    /// `<table>,<startKey>,<regionId>[_<replica %04X>]` (§10.1).
+    pub fn encoded_name(&self) -> String {
+        use md5::Digest;
+        let mut name = if !self.namespace.is_empty() && self.namespace != b"default" {
+            [self.namespace.as_slice(), b":", self.table.as_slice()].concat()
+        } else {
+            self.table.clone()
+        };
+        name.push(b',');
+        name.extend_from_slice(&self.start_key);
+        name.push(b',');
+        name.extend_from_slice(self.region_id.to_string().as_bytes());
+        if self.replica_id > 0 {
+            name.extend_from_slice(format!("_{:04X}", self.replica_id).as_bytes());
+        }
+        let d = md5::Md5::digest(&name);
+        crate::bytes::to_hex(&d)
+    }
 }
