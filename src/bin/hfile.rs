@@ -309,6 +309,78 @@ fn push_cell_text(out: &mut Vec<u8>, c: &Cell<'_>, with_value: bool) {
     out.push(b'\n');
 }
 
+/// Print the cells of `f` (`-p`/`-e`, text or NDJSON) that pass `filter`, formatting
+/// blocks on all cores a window at a time and writing them in file order. Everything
+/// before a damaged block is written before its error is returned. Returns the cells printed.
+fn dump_cells_parallel(
+    f: &HFile,
+    filter: &Filter,
+    with_value: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> hbkit::Result<u64> {
+    use rayon::prelude::*;
+    let Some(first) = f.first_block_for(filter.seek_row())? else {
+        return Ok(0);
+    };
+    let offsets = f.data_block_offsets(first)?;
+    let window = 8 * rayon::current_num_threads();
+    let mut total = 0u64;
+    // One text buffer per block of the window, reused from window to window.
+    let mut texts: Vec<Vec<u8>> = (0..window).map(|_| Vec::new()).collect();
+    for chunk in offsets.chunks(window) {
+        // Per block: the cells printed, whether the filter said stop, or an error after
+        // the text of the cells before it.
+        let parts: Vec<(u64, bool, Option<Error>)> = chunk
+            .par_iter()
+            .zip(texts.par_iter_mut())
+            .map(|(&off, text)| {
+                text.clear();
+                let mut n = 0u64;
+                let r = (|| -> hbkit::Result<bool> {
+                    let raw = f.block(off)?;
+                    let mut dec = f.open_data_block(&raw, Vec::new())?;
+                    while let Some(c) = dec.next_cell().map_err(|e| {
+                        e.rebase(off + u64::from(raw.header.header_size))
+                            .in_file(f.path())
+                    })? {
+                        match filter.check(f, &c) {
+                            Verdict::Skip => continue,
+                            Verdict::Done => return Ok(true),
+                            Verdict::Take => {}
+                        }
+                        n += 1;
+                        if json {
+                            push_cell_json(text, &c, with_value);
+                        } else {
+                            push_cell_text(text, &c, with_value);
+                        }
+                    }
+                    Ok(false)
+                })();
+                match r {
+                    Ok(done) => (n, done, None),
+                    Err(e) => (n, true, Some(e)),
+                }
+            })
+            .collect();
+        if let (Some(&lo), Some(&hi)) = (chunk.first(), chunk.last()) {
+            f.done_with(lo, hi.saturating_add(1));
+        }
+        for ((n, done, err), text) in parts.into_iter().zip(&texts) {
+            out.write_all(text).map_err(|e| Error::io(f.path(), e))?;
+            total += n;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            if done {
+                return Ok(total);
+            }
+        }
+    }
+    Ok(total)
+}
+
 fn dump(mut a: DumpArgs) -> io::Result<u8> {
     let filter = match (|| -> Result<Filter, Error> {
         let exact = parse_row(&a.seek_to_row)?;
@@ -359,6 +431,13 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
         a.printmeta = true;
     }
     let scan = print_key || a.stats || a.checkrow || a.verbose;
+    // Printing cells only (no order check, statistics or limit): blocks are decoded and
+    // formatted on every core, and written in file order.
+    let parallel = print_key
+        && !a.stats
+        && !a.checkrow
+        && a.limit.is_none()
+        && rayon::current_num_threads() > 1;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
@@ -385,7 +464,24 @@ fn dump(mut a: DumpArgs) -> io::Result<u8> {
                 serde_json::json!({"kind": "file", "path": path.display().to_string()})
             )?;
         }
-        if scan {
+        if scan && parallel {
+            let res = dump_cells_parallel(&f, &filter, a.printkv, a.json, &mut out);
+            match res {
+                Ok(n) => total += n,
+                Err(e) => {
+                    if let ErrorKind::Io = e.kind {
+                        if e.message.contains("Broken pipe") {
+                            return Ok(0);
+                        }
+                    }
+                    out.flush()?;
+                    eprintln!("hfile: {e}");
+                    code = 2;
+                    continue;
+                }
+            }
+            meta_sections(&mut out, &f, &a)?;
+        } else if scan {
             let mut stats = pretty::Stats::default();
             let mut prev: Option<Vec<u8>> = None;
             let mut count_file = 0u64;
