@@ -4,13 +4,15 @@
 //! file of about `HBKIT_BENCH_GB` (default 1.0) GB of cells with hbkit's writer (cached in
 //! `target/bench-data`), then times:
 //!   floor   - read + checksum + decompress every block (nothing else), 1 and 2 threads
-//!   scan    - decode every cell through the public scanner, 1 thread
+//!   scan    - decode every cell through the public scanner, 1 thread; and block by block
+//!             on 2 threads (`data_block_offsets` + `open_data_block`)
 //!   verify  - `verify_file` (every checksum, cell, order, index and bloom check), 1 and 2 threads
 //!   dump -p - the `hfile` binary printing every cell to /dev/null (NONE only)
 //! and reports GB/s of uncompressed data plus ratios to the one-core floor, and the peak
 //! memory of `hfile verify` as a child process on the full file and on a quarter of it.
 //!
-//! Run: `cargo bench --bench hfile_scan` (HBKIT_BENCH_GB=0.25 for a quick look).
+//! Run: `cargo bench --bench hfile_scan` (HBKIT_BENCH_GB=0.25 for a quick look;
+//! HBKIT_BENCH_ONLY=NONE for one codec).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -215,6 +217,7 @@ fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench dir");
     println!("hbkit hfile read benchmark: {cells} cells (~{gb} GB of cells), 64 KiB blocks, ROW bloom, {} cores", rayon::current_num_threads());
+    let only = std::env::var("HBKIT_BENCH_ONLY").unwrap_or_default();
     let bin = hfile_bin();
     if !bin.exists() {
         println!("note: {} not built; run `cargo build --release --bin hfile` for the dump and memory rows", bin.display());
@@ -224,6 +227,9 @@ fn main() {
         ("FAST_DIFF+SNAPPY", Compression::Snappy, Encoding::FastDiff),
         ("FAST_DIFF+GZ", Compression::Gz, Encoding::FastDiff),
     ] {
+        if !only.is_empty() && !only.eq_ignore_ascii_case(name) {
+            continue;
+        }
         let path = dir.join(format!("{}-{cells}.hfile", name.replace('+', "_")));
         if !path.exists() {
             let (t, ()) = time(|| build(&path, cells, comp, enc));
@@ -249,6 +255,31 @@ fn main() {
             n
         });
         std::hint::black_box(n);
+        // The same scan with blocks spread over both cores (cells of each block in order).
+        let (scan2, n2) = best(2, || {
+            p2.install(|| {
+                let offs = f
+                    .data_block_offsets(f.first_data_block().unwrap_or(0))
+                    .expect("offsets");
+                offs.par_iter()
+                    .map_init(Vec::new, |buf: &mut Vec<u8>, &o| {
+                        let raw = f.block(o).expect("block");
+                        let mut d = f
+                            .open_data_block(&raw, std::mem::take(buf))
+                            .expect("open block");
+                        let mut n = 0u64;
+                        while let Some(c) = d.next_cell().expect("cell") {
+                            n += c.value.len() as u64 + c.key.row().len() as u64;
+                        }
+                        if let hbkit::hfile::encoding::Payload::Owned(v) = d.into_payload() {
+                            *buf = v;
+                        }
+                        n
+                    })
+                    .sum::<u64>()
+            })
+        });
+        assert_eq!(n, n2, "parallel scan saw other cells");
         let (ver1, r1) = best(2, || {
             p1.install(|| hbkit::hfile::verify::verify_file(&path))
         });
@@ -281,6 +312,11 @@ fn main() {
             "  scan    1 thread  {:6.2} GB/s   {:.2}x floor",
             gbs(scan1),
             floor1 / scan1
+        );
+        println!(
+            "  scan    2 threads {:6.2} GB/s   {:.2}x floor(1t)   (blocks across cores)",
+            gbs(scan2),
+            floor1 / scan2
         );
         println!(
             "  verify  1 thread  {:6.2} GB/s   {:.2}x floor(1t)",
