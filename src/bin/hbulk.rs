@@ -1,6 +1,7 @@
 //! `hbulk`: CSV to region-partitioned HFiles in HBase's bulk-load layout, plus the
 //! pre-flight check and offline splitting of staging directories.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use hbkit::bulk::build::{build, default_memory, BuildOptions, BuildReport, RegionSource};
 use hbkit::bulk::check::{check, families_of, split};
 use hbkit::bulk::input::parse_separator;
-use hbkit::bulk::regions::Regions;
+use hbkit::bulk::regions::{Regions, TargetTable};
 use hbkit::bulk::spec::RowKeySpec;
 use hbkit::bulk::{now_ms, parse_size};
 use hbkit::codec::Compression;
@@ -59,7 +60,8 @@ struct BuildArgs {
     /// Split points: one toStringBinary-escaped key per line.
     #[arg(long, conflicts_with_all = ["table_dir", "regions"])]
     split_file: Option<PathBuf>,
-    /// Split points from a table directory's .regioninfo files.
+    /// Target table directory: split points from its live regions, family settings from
+    /// its descriptor.
     #[arg(long, conflicts_with = "regions")]
     table_dir: Option<PathBuf>,
     /// Sample the input for N regions' split points (written to <out>/_hbulk_splits).
@@ -80,18 +82,21 @@ struct BuildArgs {
     /// Write no cell for empty fields.
     #[arg(long)]
     skip_empty: bool,
-    /// Block codec: NONE, GZ, SNAPPY, LZ4, ZSTD.
-    #[arg(long, default_value = "NONE")]
-    compression: String,
-    /// Data block encoding: NONE, PREFIX, DIFF, FAST_DIFF, ROW_INDEX_V1.
-    #[arg(long, default_value = "NONE")]
-    encoding: String,
-    /// Bloom type: NONE, ROW, ROWCOL (HFileOutputFormat2's default is NONE).
-    #[arg(long, default_value = "NONE")]
-    bloom: String,
-    /// Data block size.
-    #[arg(long, default_value = "64K")]
-    block_size: String,
+    /// Block codec: NONE, GZ, SNAPPY, LZ4, ZSTD (default: the family's COMPRESSION with
+    /// --table-dir, else NONE).
+    #[arg(long)]
+    compression: Option<String>,
+    /// Data block encoding: NONE, PREFIX, DIFF, FAST_DIFF, ROW_INDEX_V1 (default: the
+    /// family's DATA_BLOCK_ENCODING with --table-dir, else NONE).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Bloom type: NONE, ROW, ROWCOL (default: the family's BLOOMFILTER with --table-dir,
+    /// else NONE).
+    #[arg(long)]
+    bloom: Option<String>,
+    /// Data block size (default: the family's BLOCKSIZE with --table-dir, else 64K).
+    #[arg(long)]
+    block_size: Option<String>,
     /// Roll files past this many bytes of cells (hbase.hregion.max.filesize).
     #[arg(long, default_value = "10G")]
     max_file_size: String,
@@ -150,8 +155,8 @@ struct SplitArgs {
     #[arg(long, conflicts_with = "table_dir")]
     split_file: Option<PathBuf>,
     /// Block size of the pieces.
-    #[arg(long, default_value = "64K")]
-    block_size: String,
+    #[arg(long)]
+    block_size: Option<String>,
     /// JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -190,16 +195,103 @@ fn run_build(a: BuildArgs) -> Result<u8, Error> {
             .num_threads(t)
             .build_global();
     }
-    let compression = Compression::from_name(&a.compression)
-        .ok_or_else(|| Error::usage(format!("unknown compression {:?}", a.compression)))?;
-    let encoding = Encoding::from_name(&a.encoding)
-        .ok_or_else(|| Error::usage(format!("unknown encoding {:?}", a.encoding)))?;
-    let bloom = BloomType::from_name(&a.bloom)
-        .ok_or_else(|| Error::usage(format!("unknown bloom type {:?}", a.bloom)))?;
-    let regions = match (&a.regions, regions_from(&a.table_dir, &a.split_file)?) {
-        (Some(n), _) => RegionSource::Sample(*n),
-        (None, Some(r)) => RegionSource::Splits(r),
-        (None, None) => RegionSource::Single,
+    let compression = match &a.compression {
+        Some(c) => Some(
+            Compression::from_name(c)
+                .ok_or_else(|| Error::usage(format!("unknown compression {c:?}")))?,
+        ),
+        None => None,
+    };
+    let encoding = match &a.encoding {
+        Some(e) => Some(
+            Encoding::from_name(e)
+                .ok_or_else(|| Error::usage(format!("unknown encoding {e:?}")))?,
+        ),
+        None => None,
+    };
+    let bloom = match &a.bloom {
+        Some(b) => Some(
+            BloomType::from_name(b)
+                .ok_or_else(|| Error::usage(format!("unknown bloom type {b:?}")))?,
+        ),
+        None => None,
+    };
+    let block_size = match &a.block_size {
+        Some(b) => Some(parse_size(b)? as usize),
+        None => None,
+    };
+    let threads = a.threads.unwrap_or_else(rayon::current_num_threads);
+    let writer = WriterOptions {
+        compression: compression.unwrap_or(Compression::None),
+        encoding: encoding.unwrap_or(Encoding::None),
+        bloom: bloom.unwrap_or(BloomType::None),
+        block_size: block_size.unwrap_or(64 << 10),
+        compress_threads: threads,
+        ..WriterOptions::default()
+    };
+    let target = match &a.table_dir {
+        Some(t) => Some(TargetTable::read(t)?),
+        None => None,
+    };
+    let family_writers = match &target {
+        None => None,
+        Some(t) => match &t.descriptor {
+            Ok(d) => {
+                let mut m = BTreeMap::new();
+                for f in &d.families {
+                    let bs = match block_size {
+                        Some(b) => b,
+                        None => {
+                            let b = f.block_size()?;
+                            usize::try_from(b).ok().filter(|b| *b > 0).ok_or_else(|| {
+                                Error::usage(format!(
+                                    "family {}: BLOCKSIZE {b} is not a positive size",
+                                    hbkit::bytes::to_string_binary(&f.name)
+                                ))
+                            })?
+                        }
+                    };
+                    let o = WriterOptions {
+                        compression: match compression {
+                            Some(c) => c,
+                            None => f.compression()?,
+                        },
+                        encoding: match encoding {
+                            Some(e) => e,
+                            None => f.encoding()?,
+                        },
+                        bloom: match bloom {
+                            Some(b) => b,
+                            None => f.bloom()?,
+                        },
+                        block_size: bs,
+                        ..writer.clone()
+                    };
+                    m.insert(f.name.clone(), o);
+                }
+                Some(m)
+            }
+            Err(e) => {
+                if compression.is_none()
+                    || encoding.is_none()
+                    || bloom.is_none()
+                    || block_size.is_none()
+                {
+                    return Err(Error::usage(format!(
+                        "--table-dir: the table descriptor cannot be read ({e}), so the families' \
+                         settings are unknown: give --compression, --encoding, --bloom and \
+                         --block-size"
+                    )));
+                }
+                None
+            }
+        },
+    };
+    let regions = match (&a.regions, &target, &a.split_file) {
+        (Some(n), _, _) => RegionSource::Sample(*n),
+        (None, Some(t), _) => RegionSource::Splits(t.regions.clone()),
+        (None, None, Some(f)) => RegionSource::Splits(Regions::from_split_file(f)?),
+        (None, None, None) => RegionSource::Single,
     };
     let shard = match &a.shard {
         None => None,
@@ -211,7 +303,6 @@ fn run_build(a: BuildArgs) -> Result<u8, Error> {
             Some((i, n))
         }
     };
-    let threads = a.threads.unwrap_or_else(rayon::current_num_threads);
     let opts = BuildOptions {
         inputs: a.inputs,
         columns: a.columns,
@@ -230,14 +321,8 @@ fn run_build(a: BuildArgs) -> Result<u8, Error> {
         out: a.out,
         tmp: a.tmp,
         regions,
-        writer: WriterOptions {
-            compression,
-            encoding,
-            bloom,
-            block_size: parse_size(&a.block_size)? as usize,
-            compress_threads: threads,
-            ..WriterOptions::default()
-        },
+        writer,
+        family_writers,
         max_file_size: parse_size(&a.max_file_size)?,
         max_files_per_region: a.max_files_per_region,
         memory: match &a.memory {

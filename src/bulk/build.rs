@@ -56,8 +56,12 @@ pub struct BuildOptions {
     pub tmp: Option<PathBuf>,
     /// Region boundaries.
     pub regions: RegionSource,
-    /// Writer settings for every family (compression, encoding, bloom, block size).
+    /// Writer settings (compression, encoding, bloom, block size) for the families not in
+    /// `family_writers`.
     pub writer: WriterOptions,
+    /// Per-family writer settings (from the target table's descriptor). When given, every
+    /// family the columns write must be a key here: others are an error.
+    pub family_writers: Option<BTreeMap<Vec<u8>, WriterOptions>>,
     /// Roll files at this many (uncompressed cell) bytes.
     pub max_file_size: u64,
     /// Most files per region and family.
@@ -394,7 +398,13 @@ impl Output<'_> {
             .staging
             .join(String::from_utf8_lossy(&self.family).as_ref());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut o = self.opts.writer.clone();
+        let mut o = self
+            .opts
+            .family_writers
+            .as_ref()
+            .and_then(|m| m.get(&self.family))
+            .unwrap_or(&self.opts.writer)
+            .clone();
         o.family = Some(self.family.clone());
         o.include_tags = true;
         o.include_mvcc = true;
@@ -574,6 +584,25 @@ fn build_inner(
         .iter()
         .map(|c| families.iter().position(|f| f == &c.family).unwrap_or(0))
         .collect();
+    if let Some(fw) = &opts.family_writers {
+        let unknown: Vec<String> = families
+            .iter()
+            .filter(|f| !fw.contains_key(*f))
+            .map(|f| crate::bytes::to_string_binary(f))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::usage(format!(
+                "column {} {} {} not in the target table (its families: {})",
+                if unknown.len() == 1 { "family" } else { "families" },
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" },
+                fw.keys()
+                    .map(|f| crate::bytes::to_string_binary(f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     for f in &families {
         let d = opts.out.join(String::from_utf8_lossy(f).as_ref());
         if std::fs::read_dir(&d).is_ok_and(|mut rd| rd.next().is_some()) {

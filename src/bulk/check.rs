@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::bulk::new_file_name;
-use crate::bulk::regions::{table_families, Regions};
+use crate::bulk::regions::Regions;
 use crate::bytes::to_string_binary;
 use crate::error::{Error, Result};
 use crate::hfile::fileinfo::keys;
@@ -328,7 +328,15 @@ pub fn split(dir: &Path, regions: &Regions, block_size: usize) -> Result<Vec<Spl
     Ok(out)
 }
 
-/// Families of a table directory (None if it has no descriptor).
+/// Families of a table directory's descriptor; None when it has no descriptor or only the
+/// Writable one of HBase 0.94 and older (which is not read).
 pub fn families_of(table_dir: &Path) -> Result<Option<Vec<Vec<u8>>>> {
-    table_families(table_dir)
+    if crate::layout::find_tableinfo(table_dir).is_err() {
+        return Ok(None);
+    }
+    match crate::layout::TableDescriptor::read_table_dir(table_dir) {
+        Ok((_, d)) => Ok(Some(d.families.into_iter().map(|f| f.name).collect())),
+        Err(e) if e.kind == crate::error::ErrorKind::Unsupported => Ok(None),
+        Err(e) => Err(e),
+    }
 }

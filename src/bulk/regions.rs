@@ -1,15 +1,12 @@
-//! Region boundaries: split points from a split file, from a table directory's
-//! `.regioninfo` files, or from a sample of the input; and the table's families.
-//!
-//! A minimal private `.regioninfo` / `.tableinfo` reader lives here (`src/layout/` was not
-//! available when this was written): only the start/end keys, the split/replica flags and
-//! the family names are read.
+//! Region boundaries: split points from a split file, from a table directory (read with
+//! [`crate::layout`]: every `.regioninfo` form, split/merge parents skipped), or from a
+//! sample of the input; and the table's descriptor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::bytes::{compare, from_string_binary};
+use crate::bytes::{compare, from_string_binary, to_string_binary};
 use crate::error::{Error, Result};
-use crate::pb::{self, Value};
+use crate::layout::{self, Context, TableDescriptor};
 
 /// Sorted, distinct, non-empty split keys: region *i* holds rows in
 /// `[splits[i-1], splits[i])`, so a row equal to a split key belongs to the later region.
@@ -69,23 +66,10 @@ impl Regions {
         Ok(Regions::new(v))
     }
 
-    /// Split points of a table directory: the start keys of its regions' `.regioninfo`
-    /// files (split parents and replicas skipped).
+    /// Split points of a table directory: the start keys of its live regions (see
+    /// [`TargetTable::read`]).
     pub fn from_table_dir(dir: &Path) -> Result<Regions> {
-        let infos = region_infos(dir)?;
-        if infos.is_empty() {
-            return Err(Error::usage(format!(
-                "{} has no region directories with a .regioninfo",
-                dir.display()
-            )));
-        }
-        Ok(Regions::new(
-            infos
-                .into_iter()
-                .filter(|r| !r.split && r.replica_id == 0)
-                .map(|r| r.start_key)
-                .collect(),
-        ))
+        Ok(TargetTable::read(dir)?.regions)
     }
 
     /// Write the split keys, one escaped key per line.
@@ -99,102 +83,88 @@ impl Regions {
     }
 }
 
-/// What this module reads from a `.regioninfo`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegionInfo {
-    /// Region directory.
-    pub dir: PathBuf,
-    /// Start key.
-    pub start_key: Vec<u8>,
-    /// End key.
-    pub end_key: Vec<u8>,
-    /// Split parent (offline).
-    pub split: bool,
-    /// Replica id.
-    pub replica_id: u64,
+/// A bulk-load target read from its table directory with [`crate::layout::read_table`].
+#[derive(Debug, Clone)]
+pub struct TargetTable {
+    /// Split points: the start keys of the live regions (split and merge parents, offline
+    /// split regions and read replicas skipped), which tile the key space.
+    pub regions: Regions,
+    /// The table descriptor (`.tabledesc/.tableinfo.*`), or why it could not be read (none
+    /// on disk, or the Writable form of HBase 0.94 and older).
+    pub descriptor: std::result::Result<TableDescriptor, Error>,
 }
 
-/// Parse a `.regioninfo` file's bytes: `PBUF` + varint-delimited RegionInfo.
-pub fn parse_region_info(bytes: &[u8]) -> Result<RegionInfo> {
-    let rest = bytes
-        .strip_prefix(b"PBUF")
-        .ok_or_else(|| Error::corrupt(".regioninfo", "missing the PBUF magic"))?;
-    let (msg, _) = pb::delimited(rest, ".regioninfo")?;
-    let mut r = RegionInfo::default();
-    for f in pb::fields(msg, ".regioninfo") {
-        match f? {
-            (3, Value::Bytes(b)) => r.start_key = b.to_vec(),
-            (4, Value::Bytes(b)) => r.end_key = b.to_vec(),
-            (6, Value::Varint(v)) => r.split = v != 0,
-            (7, Value::Varint(v)) => r.replica_id = v,
-            _ => {}
+impl TargetTable {
+    /// Read `dir`. Fails when a `.regioninfo` cannot be read or the live regions do not
+    /// tile the key space from the empty key to the empty key (a hole or an overlap: the
+    /// boundaries would be a guess).
+    pub fn read(dir: &Path) -> Result<TargetTable> {
+        let mut problems = Vec::new();
+        let t = layout::read_table(dir, &Context::for_path(dir), &mut problems)?;
+        if t.regions.is_empty() {
+            return Err(Error::usage(format!(
+                "{} has no region directories with a .regioninfo",
+                dir.display()
+            )));
         }
-    }
-    Ok(r)
-}
-
-/// The `.regioninfo` of every region directory under `table_dir`.
-pub fn region_infos(table_dir: &Path) -> Result<Vec<RegionInfo>> {
-    let rd = std::fs::read_dir(table_dir).map_err(|e| Error::io(table_dir, e))?;
-    let mut out = Vec::new();
-    for e in rd {
-        let e = e.map_err(|e| Error::io(table_dir, e))?;
-        let p = e.path().join(".regioninfo");
-        if !p.is_file() {
-            continue;
-        }
-        let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        let mut r = parse_region_info(&b).map_err(|e| e.in_file(&p))?;
-        r.dir = e.path();
-        out.push(r);
-    }
-    Ok(out)
-}
-
-/// Family names from the newest `.tabledesc/.tableinfo.*` (or the 0.9x-style
-/// `.tableinfo.*` in the table dir itself); None when there is no table descriptor.
-pub fn table_families(table_dir: &Path) -> Result<Option<Vec<Vec<u8>>>> {
-    let mut best: Option<PathBuf> = None;
-    for d in [table_dir.join(".tabledesc"), table_dir.to_path_buf()] {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".tableinfo.") {
-                let p = e.path();
-                // Names sort by their zero-padded sequence number.
-                if best
-                    .as_ref()
-                    .and_then(|b| b.file_name())
-                    .is_none_or(|b| b.to_string_lossy().as_ref() < name.as_str())
-                {
-                    best = Some(p);
-                }
+        let mut live = Vec::new();
+        for r in &t.regions {
+            let info = r.info.as_ref().map_err(|e| {
+                Error::usage(format!(
+                    "{}: the .regioninfo cannot be read, so the region boundaries are unknown: {e}",
+                    r.dir.display()
+                ))
+            })?;
+            if r.superseded || info.split || info.replica_id != 0 {
+                continue;
             }
+            live.push((info, &r.dir));
         }
-        if best.is_some() {
-            break;
-        }
-    }
-    let Some(p) = best else {
-        return Ok(None);
-    };
-    let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-    let msg = b
-        .strip_prefix(b"PBUF")
-        .ok_or_else(|| Error::corrupt(".tableinfo", "missing the PBUF magic").in_file(&p))?;
-    let mut fams = Vec::new();
-    for f in pb::fields(msg, ".tableinfo") {
-        if let (3, Value::Bytes(cf)) = f.map_err(|e| e.in_file(&p))? {
-            for g in pb::fields(cf, ".tableinfo family") {
-                if let (1, Value::Bytes(name)) = g.map_err(|e| e.in_file(&p))? {
-                    fams.push(name.to_vec());
-                }
+        live.sort_by(|(a, _), (b, _)| compare(&a.start_key, &b.start_key));
+        let mut expect: &[u8] = b"";
+        let mut splits = Vec::new();
+        for (i, (info, rdir)) in live.iter().enumerate() {
+            if i > 0 && expect.is_empty() || info.start_key.as_slice() != expect {
+                return Err(Error::usage(format!(
+                    "{}: the live regions do not tile the key space: region {} starts at {:?} \
+                     where {} was expected (a hole or an overlap; run an hbck-style repair \
+                     first, or give --split-file)",
+                    dir.display(),
+                    rdir.display(),
+                    to_string_binary(&info.start_key),
+                    if i > 0 && expect.is_empty() {
+                        "nothing (the previous region ends the table)".to_string()
+                    } else {
+                        format!("{:?}", to_string_binary(expect))
+                    }
+                )));
             }
+            if i > 0 {
+                splits.push(info.start_key.clone());
+            }
+            expect = &info.end_key;
         }
+        if !expect.is_empty() {
+            return Err(Error::usage(format!(
+                "{}: the live regions do not tile the key space: the last one ends at {:?}, \
+                 not at the end of the table",
+                dir.display(),
+                to_string_binary(expect)
+            )));
+        }
+        Ok(TargetTable {
+            regions: Regions::new(splits),
+            descriptor: t.descriptor,
+        })
     }
-    Ok(Some(fams))
+
+    /// The descriptor's family names, if the descriptor could be read.
+    pub fn family_names(&self) -> Option<Vec<Vec<u8>>> {
+        self.descriptor
+            .as_ref()
+            .ok()
+            .map(|d| d.families.iter().map(|f| f.name.clone()).collect())
+    }
 }
 
 /// Build split points for `n` regions from sorted sample rows (each weighted equally):
@@ -215,7 +185,6 @@ pub fn splits_from_sample(mut sample: Vec<Vec<u8>>, n: usize) -> Regions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb::put_bytes;
 
     #[test]
     fn region_lookup() {
@@ -233,20 +202,5 @@ mod tests {
         assert_eq!(r.start(0), b"");
         assert_eq!(r.end(2), b"");
         assert_eq!(r.end(1), b"m");
-    }
-
-    #[test]
-    fn regioninfo_parse() {
-        let mut m = Vec::new();
-        crate::pb::put_varint(&mut m, 1, 1700000000000);
-        put_bytes(&mut m, 3, b"k1");
-        put_bytes(&mut m, 4, b"k2");
-        let mut b = b"PBUF".to_vec();
-        crate::bytes::write_pbvar(&mut b, m.len() as u64);
-        b.extend_from_slice(&m);
-        let r = parse_region_info(&b).unwrap();
-        assert_eq!(r.start_key, b"k1");
-        assert_eq!(r.end_key, b"k2");
-        assert!(!r.split);
     }
 }
