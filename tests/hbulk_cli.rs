@@ -490,3 +490,185 @@ fn sampled_regions_and_shards() {
     }
     assert_eq!(union, all);
 }
+
+mod common;
+
+/// `--table-dir` on a real 0.92 table (Writable `.regioninfo` files, split parents beside
+/// their daughters): the 9 live regions (PROVENANCE: "REGION_COUNT=9") become the split
+/// points, no file straddles one, and `hbulk check` agrees. Its descriptor is the 0.92
+/// Writable form, so the codecs must be given, and the error says so when they are not.
+#[test]
+fn table_dir_regions_from_a_real_0_92_table() {
+    let Some(fx) = common::fixtures() else { return };
+    let table = fx.join("real/hbase-testdata-chenxu14/TestMetaMigrationConvertToPB/TestTable");
+    let t = table.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv: String = (1..=100).map(|i| format!("row#{i},{i}\n")).collect();
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    let cols = "HBASE_ROW_KEY,f1:c1";
+    let o = hbulk(
+        &[
+            "build",
+            "in.csv",
+            "--columns",
+            cols,
+            "--out",
+            "out",
+            "--table-dir",
+            t,
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Writable") && err.contains("--compression"),
+        "{err}"
+    );
+
+    let o = hbulk(
+        &[
+            "build",
+            "in.csv",
+            "--columns",
+            cols,
+            "--out",
+            "out",
+            "--table-dir",
+            t,
+            "--compression",
+            "snappy",
+            "--encoding",
+            "fast_diff",
+            "--bloom",
+            "row",
+            "--block-size",
+            "64K",
+            "--json",
+        ],
+        dir.path(),
+    );
+    let rep: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(rep["regions"], 9, "{rep}");
+    let cells = read_all(&dir.path().join("out"));
+    assert_eq!(cells.len(), 100);
+    // Each file lies inside one live region: its rows never cross a live region's start key.
+    // HBase records splits only in hbase:meta, so a parent is found here as a region whose
+    // range contains another region's (its daughters').
+    let mut ranges: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for e in std::fs::read_dir(&table).unwrap().flatten() {
+        let ri = e.path().join(".regioninfo");
+        if ri.is_file() {
+            let info = hbkit::layout::RegionInfo::parse(&std::fs::read(&ri).unwrap()).unwrap();
+            ranges.push((info.start_key, info.end_key));
+        }
+    }
+    let ends_before = |a: &[u8], b: &[u8]| b.is_empty() || (!a.is_empty() && a <= b);
+    let starts: Vec<Vec<u8>> = ranges
+        .iter()
+        .filter(|r| {
+            !ranges
+                .iter()
+                .any(|q| q != *r && r.0 <= q.0 && ends_before(&q.1, &r.1))
+        })
+        .map(|r| r.0.clone())
+        .collect();
+    assert_eq!(starts.len(), 9, "live regions in the fixture");
+    for p in files(&dir.path().join("out")) {
+        let rows: Vec<Vec<u8>> = read_file(&p).into_iter().map(|c| c.0).collect();
+        let (first, last) = (rows.first().unwrap(), rows.last().unwrap());
+        assert!(
+            !starts.iter().any(|s| first < s && s <= last),
+            "{} straddles a region",
+            p.display()
+        );
+    }
+    let out = ok(&hbulk(&["check", "out", "--table-dir", t], dir.path()));
+    assert!(out.contains("check passed"), "{out}");
+}
+
+/// `--table-dir` with a protobuf descriptor (HBase 0.98's `cmp` table): each family's
+/// BLOOMFILTER, DATA_BLOCK_ENCODING and COMPRESSION come from the descriptor unless given on
+/// the command line; a column of a family the table lacks is refused before any work.
+#[test]
+fn table_dir_family_settings_from_the_descriptor() {
+    let Some(fx) = common::fixtures() else { return };
+    let table = fx.join("hbase098/region-precompact/data/default/cmp");
+    let t = table.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv: String = (0..50).map(|i| format!("r{i:03},a{i},b{i}\n")).collect();
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    let cols = "HBASE_ROW_KEY,kd:a,v3ttl:b";
+    ok(&hbulk(
+        &[
+            "build",
+            "in.csv",
+            "--columns",
+            cols,
+            "--out",
+            "out",
+            "--table-dir",
+            t,
+        ],
+        dir.path(),
+    ));
+    let settings = |fam: &str, out: &str| {
+        let fs = files(&dir.path().join(out));
+        let p = fs
+            .iter()
+            .find(|p| p.parent().unwrap().ends_with(fam))
+            .unwrap();
+        let f = HFile::open(p).unwrap();
+        (
+            f.bloom_type.name().to_string(),
+            f.encoding.name().to_string(),
+            f.compression.name().to_string(),
+        )
+    };
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(settings("kd", "out"), s("ROWCOL", "FAST_DIFF", "NONE"));
+    assert_eq!(settings("v3ttl", "out"), s("ROW", "NONE", "NONE"));
+    assert_eq!(read_all(&dir.path().join("out")).len(), 100);
+
+    // Command-line settings win over the descriptor's.
+    ok(&hbulk(
+        &[
+            "build",
+            "in.csv",
+            "--columns",
+            cols,
+            "--out",
+            "out2",
+            "--table-dir",
+            t,
+            "--encoding",
+            "PREFIX",
+            "--compression",
+            "GZ",
+        ],
+        dir.path(),
+    ));
+    assert_eq!(settings("kd", "out2"), s("ROWCOL", "PREFIX", "GZ"));
+    assert_eq!(settings("v3ttl", "out2"), s("ROW", "PREFIX", "GZ"));
+
+    let o = hbulk(
+        &[
+            "build",
+            "in.csv",
+            "--columns",
+            "HBASE_ROW_KEY,kd:a,nope:b",
+            "--out",
+            "out3",
+            "--table-dir",
+            t,
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nope") && err.contains("not in the target table"),
+        "{err}"
+    );
+    assert!(files(&dir.path().join("out3")).is_empty() || !dir.path().join("out3").exists());
+}

@@ -155,8 +155,8 @@ struct SplitArgs {
     #[arg(long, conflicts_with = "table_dir")]
     split_file: Option<PathBuf>,
     /// Block size of the pieces.
-    #[arg(long)]
-    block_size: Option<String>,
+    #[arg(long, default_value = "64K")]
+    block_size: String,
     /// JSON report on stdout.
     #[arg(long)]
     json: bool,

@@ -593,7 +593,11 @@ fn build_inner(
         if !unknown.is_empty() {
             return Err(Error::usage(format!(
                 "column {} {} {} not in the target table (its families: {})",
-                if unknown.len() == 1 { "family" } else { "families" },
+                if unknown.len() == 1 {
+                    "family"
+                } else {
+                    "families"
+                },
                 unknown.join(", "),
                 if unknown.len() == 1 { "is" } else { "are" },
                 fw.keys()
