@@ -303,7 +303,7 @@ fn printable(c: u8) -> bool {
 
 /// True when none of the eight bytes of `w` needs escaping (all in 0x20..=0x7E, none `\`).
 #[inline]
-fn word_printable(w: u64) -> bool {
+pub(crate) fn word_printable(w: u64) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     // A byte < 0x20, a byte > 0x7E (incl. >= 0x80), or a byte == 0x5C.

@@ -30,6 +30,7 @@ pub mod dict;
 pub mod error;
 pub mod hashtable;
 pub mod hfile;
+pub mod json;
 pub mod layout;
 pub mod pb;
 pub mod seqfile;

@@ -239,26 +239,7 @@ fn usage_exit(e: Error) -> io::Result<u8> {
     Ok(2)
 }
 
-/// Append a JSON string holding `b` in toStringBinary form. That form is printable ASCII,
-/// so only `"` and the backslashes of its `\xHH` escapes need JSON escaping.
-fn push_json_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.push(b'"');
-    let start = out.len();
-    push_string_binary(out, b);
-    if out
-        .get(start..)
-        .is_some_and(|s| s.iter().any(|&c| c == b'"' || c == b'\\'))
-    {
-        let tail: Vec<u8> = out.split_off(start);
-        for c in tail {
-            if c == b'"' || c == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(c);
-        }
-    }
-    out.push(b'"');
-}
+use hbkit::json::push_binary as push_json_bytes;
 
 fn push_cell_json(out: &mut Vec<u8>, c: &Cell<'_>, with_value: bool) {
     out.extend_from_slice(b"{\"kind\":\"cell\",\"row\":");

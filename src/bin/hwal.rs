@@ -337,6 +337,9 @@ impl Filters {
     }
 }
 
+/// Entries per batch handed from the reading thread to the rendering one.
+const DUMP_BATCH: usize = 256;
+
 fn dump(a: DumpArgs) -> io::Result<u8> {
     let f = match (|| -> Result<Filters, Error> {
         Ok(Filters {
@@ -382,9 +385,12 @@ fn dump(a: DumpArgs) -> io::Result<u8> {
     let bar = progress(&files);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut buf = Vec::with_capacity(1 << 16);
+    let mut buf = Vec::with_capacity(1 << 17);
+    let mut done_bytes = 0u64;
     for path in &files {
         let name = path.display().to_string();
+        let mut name_json = Vec::new();
+        hbkit::json::push_str(&mut name_json, &name);
         let mut r = match WalReader::open(path) {
             Ok(r) => r,
             Err(e) => {
@@ -405,40 +411,75 @@ fn dump(a: DumpArgs) -> io::Result<u8> {
                 continue;
             }
         }
-        let mut n = 0u64;
-        loop {
-            let e = match r.next_entry() {
-                Ok(Some(e)) => e,
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!("hwal: {e}");
-                    code = 2;
+        // One thread reads and decodes entries into batches while this one renders the
+        // previous batch: the output is the same as one thread's, in the same order.
+        let (joined, written) = std::thread::scope(|sc| {
+            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<Entry>, usize)>(2);
+            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Entry>>();
+            let bar = bar.clone();
+            let reader = sc.spawn(move || {
+                let mut err = None;
+                loop {
+                    let mut batch = empty_rx.try_recv().unwrap_or_default();
+                    let mut n = 0;
+                    while n < DUMP_BATCH {
+                        if batch.len() <= n {
+                            batch.push(Entry::default());
+                        }
+                        let Some(slot) = batch.get_mut(n) else { break };
+                        match r.next_entry_into(slot) {
+                            Ok(true) => n += 1,
+                            Ok(false) => break,
+                            Err(e) => {
+                                err = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    if let Some(b) = &bar {
+                        b.set_position(done_bytes + r.position());
+                    }
+                    let last = n < DUMP_BATCH;
+                    if full_tx.send((batch, n)).is_err() || last {
+                        return (r, err);
+                    }
+                }
+            });
+            let mut write_err = Ok(());
+            for (batch, n) in full_rx.iter() {
+                for e in batch.iter().take(n) {
+                    if f.entry(e) {
+                        if a.json {
+                            if pretty::entry_json(&mut buf, &name_json, e, show, |c| f.cell(c)) {
+                                buf.push(b'\n');
+                            }
+                        } else {
+                            pretty::entry_text(&mut buf, e, show, |c| f.cell(c));
+                        }
+                    }
+                    if buf.len() >= 1 << 16 && write_err.is_ok() {
+                        write_err = out.write_all(&buf);
+                        buf.clear();
+                    }
+                }
+                if write_err.is_err() {
                     break;
                 }
-            };
-            if f.entry(e) {
-                let kept = if a.json {
-                    let k = pretty::entry_json(&mut buf, &name, e, show, |c| f.cell(c));
-                    if k {
-                        buf.push(b'\n');
-                    }
-                    k
-                } else {
-                    pretty::entry_text(&mut buf, e, show, |c| f.cell(c))
-                };
-                let _ = kept;
+                let _ = empty_tx.send(batch);
             }
-            if buf.len() >= 1 << 16 {
-                out.write_all(&buf)?;
-                buf.clear();
-            }
-            n += 1;
-            if n % 4096 == 0 {
-                if let Some(b) = &bar {
-                    b.set_position(r.position());
-                }
-            }
+            drop(full_rx);
+            let joined = reader.join();
+            (joined, write_err)
+        });
+        written?;
+        let Ok((r, read_err)) = joined else {
+            return Err(io::Error::other("the WAL reader thread panicked"));
+        };
+        if let Some(e) = read_err {
+            eprintln!("hwal: {e}");
+            code = 2;
         }
+        done_bytes += r.position();
         out.write_all(&buf)?;
         buf.clear();
         if let Some(b) = &bar {

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::bytes::push_string_binary;
 use crate::cell::{type_name, Cell};
+use crate::json::{self, push_binary as json_binary, push_str as json_str_bytes};
 
 use super::marker;
 use super::{Entry, WRITER_CLS_NAMES};
@@ -191,42 +192,12 @@ pub fn entry_text(
     true
 }
 
-/// Append a JSON string holding `toStringBinary(b)`: printable ASCII as is (`"` escaped),
-/// every other byte as `\\xHH` (the JSON escape of toStringBinary's backslash).
-fn json_binary(out: &mut Vec<u8>, b: &[u8]) {
-    out.push(b'"');
-    for &c in b {
-        if (0x20..=0x7e).contains(&c) && c != b'\\' {
-            if c == b'"' {
-                out.push(b'\\');
-            }
-            out.push(c);
-        } else {
-            out.extend_from_slice(b"\\\\x");
-            out.push(hex_digit(c >> 4));
-            out.push(hex_digit(c & 15));
-        }
-    }
-    out.push(b'"');
-}
-
-fn hex_digit(n: u8) -> u8 {
-    if n < 10 {
-        b'0' + n
-    } else {
-        b'A' + n - 10
-    }
-}
-
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// Append one entry as a single-line JSON object (no newline). Returns false (nothing
+/// Append one entry as a single-line JSON object (no newline). `file_json` is the file name
+/// already as a JSON string ([`json::push_str`]), made once per file. Returns false (nothing
 /// appended) when no cell is kept.
 pub fn entry_json(
     out: &mut Vec<u8>,
-    file: &str,
+    file_json: &[u8],
     e: &Entry,
     show: Show,
     mut keep: impl FnMut(&Cell<'_>) -> bool,
@@ -234,20 +205,23 @@ pub fn entry_json(
     let start = out.len();
     let k = &e.key;
     out.extend_from_slice(b"{\"file\":");
-    json_str(out, file);
-    let _ = write!(
-        out,
-        ",\"offset\":{},\"position\":{},\"sequence\":{},\"table\":",
-        e.offset, e.end_offset, k.sequence_id
-    );
+    out.extend_from_slice(file_json);
+    out.extend_from_slice(b",\"offset\":");
+    json::push_int(out, e.offset);
+    out.extend_from_slice(b",\"position\":");
+    json::push_int(out, e.end_offset);
+    out.extend_from_slice(b",\"sequence\":");
+    json::push_int(out, k.sequence_id);
+    out.extend_from_slice(b",\"table\":");
     json_binary(out, &k.table);
     out.extend_from_slice(b",\"region\":");
     json_binary(out, &k.encoded_region);
-    let _ = write!(
-        out,
-        ",\"write_time\":{},\"nonce_group\":{},\"nonce\":{}",
-        k.write_time, k.nonce_group, k.nonce
-    );
+    out.extend_from_slice(b",\"write_time\":");
+    json::push_int(out, k.write_time);
+    out.extend_from_slice(b",\"nonce_group\":");
+    json::push_int(out, k.nonce_group);
+    out.extend_from_slice(b",\"nonce\":");
+    json::push_int(out, k.nonce);
     if let Some(o) = k.orig_sequence_number {
         let _ = write!(out, ",\"orig_sequence_number\":{o}");
     }
@@ -279,7 +253,7 @@ pub fn entry_json(
             if i > 0 {
                 out.push(b',');
             }
-            json_str(out, name);
+            json_str_bytes(out, name);
             out.push(b':');
             json_binary(out, v);
         }
@@ -305,13 +279,12 @@ pub fn entry_json(
         json_binary(out, c.key.family());
         out.extend_from_slice(b",\"qualifier\":");
         json_binary(out, c.key.qualifier());
-        let _ = write!(
-            out,
-            ",\"timestamp\":{},\"type\":\"{}\",\"vlen\":{}",
-            c.key.timestamp(),
-            type_name(c.key.type_code()),
-            c.value.len()
-        );
+        out.extend_from_slice(b",\"timestamp\":");
+        json::push_int(out, c.key.timestamp());
+        out.extend_from_slice(b",\"type\":\"");
+        out.extend_from_slice(type_name(c.key.type_code()).as_bytes());
+        out.extend_from_slice(b"\",\"vlen\":");
+        json::push_int(out, c.value.len());
         if !c.tags.is_empty() {
             out.extend_from_slice(b",\"tags\":[");
             for (i, t) in c.tags().enumerate() {
@@ -342,7 +315,7 @@ pub fn entry_json(
                 }
                 Err(err) => {
                     out.extend_from_slice(b"{\"marker\":\"undecodable\",\"error\":");
-                    json_str(out, &err.message);
+                    json_str_bytes(out, &err.message);
                     out.push(b'}');
                 }
             }

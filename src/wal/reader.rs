@@ -601,6 +601,17 @@ impl<R: Read> WalReader<R> {
         }
     }
 
+    /// Read the next complete entry into `into`, swapping buffers with the reader (no copy),
+    /// so that another thread can render it while this one reads on. `Ok(false)` at the end,
+    /// as [`WalReader::next_entry`] returns `Ok(None)`.
+    pub fn next_entry_into(&mut self, into: &mut Entry) -> Result<bool> {
+        if self.next_entry()?.is_none() {
+            return Ok(false);
+        }
+        std::mem::swap(&mut self.entry, into);
+        Ok(true)
+    }
+
     /// Read the next complete entry. `Ok(None)` at the end — clean or not, see
     /// [`WalReader::ending`]. `Err` only for operating-system read failures.
     pub fn next_entry(&mut self) -> Result<Option<&Entry>> {
