@@ -136,10 +136,13 @@ pub struct BuildReport {
     pub write_seconds: f64,
 }
 
+/// A record as read: (input index, line, seq, fields).
+type Rec4 = (usize, u64, u64, csv::ByteRecord);
+
 /// A batch of records read from the input.
 struct Batch {
     /// (input index, line, seq, record)
-    recs: Vec<(usize, u64, u64, csv::ByteRecord)>,
+    recs: Vec<Rec4>,
     /// Malformed records: (input index, line, message).
     malformed: Vec<(usize, u64, String)>,
 }
@@ -219,6 +222,13 @@ fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Conver
     c
 }
 
+/// The reader thread's channels: batches out, the header row out, used batches back.
+struct ReaderChannels {
+    tx: mpsc::SyncSender<Result<Batch>>,
+    header_tx: mpsc::SyncSender<Option<csv::ByteRecord>>,
+    recycle: mpsc::Receiver<Vec<Rec4>>,
+}
+
 /// Read all inputs in a thread, sending batches of records.
 fn spawn_reader(
     inputs: Vec<PathBuf>,
@@ -226,11 +236,17 @@ fn spawn_reader(
     quoting: bool,
     header: bool,
     count: Arc<AtomicU64>,
-    tx: mpsc::SyncSender<Result<Batch>>,
-    header_tx: mpsc::SyncSender<Option<csv::ByteRecord>>,
+    ch: ReaderChannels,
 ) -> std::thread::JoinHandle<()> {
+    let ReaderChannels {
+        tx,
+        header_tx,
+        recycle,
+    } = ch;
     std::thread::spawn(move || {
         let mut seq = 0u64;
+        // Records come back from the converter to be read into again: no allocation per line.
+        let mut pool: Vec<csv::ByteRecord> = Vec::new();
         let mut header_sent = false;
         let mut header_tx = Some(header_tx);
         for (idx, path) in inputs.iter().enumerate() {
@@ -249,7 +265,14 @@ fn spawn_reader(
             let mut bytes = 0usize;
             let mut first = true;
             loop {
-                let mut rec = csv::ByteRecord::new();
+                if pool.is_empty() {
+                    while let Ok(v) = recycle.try_recv() {
+                        pool.extend(v.into_iter().map(|r| r.3));
+                    }
+                }
+                let mut rec = pool
+                    .pop()
+                    .unwrap_or_else(|| csv::ByteRecord::with_capacity(256, 16));
                 match records.read(&mut rec) {
                     Ok(None) => break,
                     Ok(Some(line)) => {
@@ -362,7 +385,11 @@ struct Output<'a> {
     cells: u64,
     first_row: Vec<u8>,
     prev_row: Vec<u8>,
-    tx: mpsc::SyncSender<Pending>,
+    /// Where finished files go: the verifier thread, or (None) `pending`.
+    tx: Option<mpsc::SyncSender<Pending>>,
+    pending: Vec<Pending>,
+    /// Compression threads per writer (1 when several writers run at once).
+    compress_threads: Option<usize>,
     cells_total: u64,
     bar: indicatif::ProgressBar,
 }
@@ -388,9 +415,15 @@ impl Output<'_> {
             first_row: std::mem::take(&mut self.first_row),
             last_row: self.prev_row.clone(),
         };
-        self.tx
-            .send(p)
-            .map_err(|_| Error::new(ErrorKind::Io, "hbulk", "the verifier stopped"))
+        match &self.tx {
+            Some(tx) => tx
+                .send(p)
+                .map_err(|_| Error::new(ErrorKind::Io, "hbulk", "the verifier stopped")),
+            None => {
+                self.pending.push(p);
+                Ok(())
+            }
+        }
     }
 
     fn open(&mut self, row: &[u8]) -> Result<()> {
@@ -406,6 +439,9 @@ impl Output<'_> {
             .unwrap_or(&self.opts.writer)
             .clone();
         o.family = Some(self.family.clone());
+        if let Some(t) = self.compress_threads {
+            o.compress_threads = t;
+        }
         o.include_tags = true;
         o.include_mvcc = true;
         o.store_file_metadata = true;
@@ -463,7 +499,7 @@ impl Output<'_> {
         self.cells += 1;
         self.cells_total += 1;
         if self.cells_total % 65536 == 0 {
-            self.bar.set_position(self.cells_total);
+            self.bar.inc(65536);
         }
         if new_row {
             self.prev_row.clear();
@@ -546,14 +582,18 @@ fn build_inner(
     let count = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::sync_channel::<Result<Batch>>(2);
     let (htx, hrx) = mpsc::sync_channel(1);
+    let (recycle_tx, recycle_rx) = mpsc::channel();
     let reader = spawn_reader(
         opts.inputs.clone(),
         opts.separator.clone(),
         opts.quoting,
         opts.header,
         count.clone(),
-        tx,
-        htx,
+        ReaderChannels {
+            tx,
+            header_tx: htx,
+            recycle: recycle_rx,
+        },
     );
     let header: Option<Vec<Vec<u8>>> = if opts.header {
         match hrx.recv() {
@@ -657,13 +697,10 @@ fn build_inner(
             shard: opts.shard,
             sample_stride: stride,
         };
-        let parts: Vec<Converted> = batch
-            .recs
-            .par_chunks(2048)
-            .map(|c| convert(&ctx, c))
-            .collect();
-        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = batch
-            .malformed
+        let Batch { recs, malformed } = batch;
+        let parts: Vec<Converted> = recs.par_chunks(2048).map(|c| convert(&ctx, c)).collect();
+        let _ = recycle_tx.send(recs);
+        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = malformed
             .into_iter()
             .map(|(i, l, m)| (i, l, m, None))
             .collect();
@@ -820,7 +857,8 @@ fn build_inner(
         }
         err.map_or(Ok(out), Err)
     });
-    let mut output = Output {
+    let buffer_per_run = (memory / 4 / runs.len().max(1)).clamp(1 << 16, 4 << 20);
+    let new_output = |tx, compress_threads| Output {
         opts,
         regions: &regions,
         staging: staging.to_path_buf(),
@@ -831,21 +869,66 @@ fn build_inner(
         cells: 0,
         first_row: Vec::new(),
         prev_row: Vec::new(),
-        tx: ptx,
+        tx,
+        pending: Vec::new(),
+        compress_threads,
         cells_total: 0,
         bar: wbar.clone(),
     };
-    let buffer_per_run = (memory / 4 / runs.len().max(1)).clamp(1 << 16, 4 << 20);
-    let r = merge(&runs, &chunk, buffer_per_run, |rec| output.append(rec))
-        .and_then(|()| output.close());
-    report.cells_written = output.cells_total;
-    drop(output);
+    let r = if runs.is_empty() {
+        // Everything is in memory: each (family, region) range of the sorted chunk is
+        // written and verified on its own, on every core.
+        drop(ptx);
+        let groups = chunk.groups(&regions);
+        let threads = if groups.len() > 1 { Some(1) } else { None };
+        let done: Vec<Result<(u64, Vec<FileReport>)>> = groups
+            .into_par_iter()
+            .map(|g| {
+                let mut output = new_output(None, threads);
+                let mut prev: Option<&[u8]> = None;
+                for r in chunk.range(g) {
+                    if prev != Some(r.key) {
+                        output.append(r)?;
+                    }
+                    prev = Some(r.key);
+                }
+                output.close()?;
+                let files = std::mem::take(&mut output.pending)
+                    .into_iter()
+                    .map(verify_and_commit)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((output.cells_total, files))
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut first_err = None;
+        for d in done {
+            match d {
+                Ok((n, f)) => {
+                    report.cells_written += n;
+                    all.extend(f);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(all), Err)
+    } else {
+        let mut output = new_output(Some(ptx), None);
+        let r = merge(&runs, &chunk, buffer_per_run, |rec| output.append(rec))
+            .and_then(|()| output.close());
+        report.cells_written = output.cells_total;
+        drop(output);
+        r.map(|()| Vec::new())
+    };
     drop(chunk);
     let files = verifier
         .join()
         .map_err(|_| Error::new(ErrorKind::Io, "hbulk", "the verifier thread failed"))?;
-    r?;
+    let mut parallel_files = r?;
     let mut files = files?;
+    files.append(&mut parallel_files);
     wbar.finish_and_clear();
     report.duplicates = report.cells_parsed - report.cells_written.min(report.cells_parsed);
 

@@ -89,14 +89,17 @@ impl Read for LineNoter {
         let n = self.inner.read(buf)?;
         if let Ok(mut l) = self.lines.lock() {
             let base = l.pos;
-            let mut prev = l.last;
-            for (i, &c) in buf.iter().take(n).enumerate() {
-                if c == b'\n' {
-                    l.pending.push_back((base + i as u64, prev == b'\r'));
-                }
-                prev = c;
+            let got = buf.get(..n).unwrap_or(&[]);
+            for i in memchr::memchr_iter(b'\n', got) {
+                let cr = match i.checked_sub(1) {
+                    Some(j) => got.get(j) == Some(&b'\r'),
+                    None => l.last == b'\r',
+                };
+                l.pending.push_back((base + i as u64, cr));
             }
-            l.last = prev;
+            if let Some(&c) = got.last() {
+                l.last = c;
+            }
             l.pos += n as u64;
         }
         Ok(n)

@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::bulk::regions::Regions;
+
+use crate::bytes::compare;
 use crate::cell::{Key, Order};
 use crate::error::{Error, Result};
 
@@ -183,6 +186,57 @@ impl Chunk {
                 _ => a.off.cmp(&b.off),
             }
         });
+    }
+
+    /// Ranges of the sorted records that go to one (family, region) each, in order: the
+    /// units that can be written independently. Found by binary search (the records are
+    /// sorted by family, then row), touching O((families + regions) log n) records.
+    pub fn groups(&self, regions: &Regions) -> Vec<std::ops::Range<usize>> {
+        let key = |e: &Entry| {
+            self.arena
+                .get(e.off..)
+                .and_then(rec_at)
+                .and_then(|(r, _)| Key::parse(r.key).ok())
+        };
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < self.offsets.len() {
+            let rest = self.offsets.get(start..).unwrap_or(&[]);
+            let Some(fam) = rest.first().and_then(key).map(|k| k.family().to_vec()) else {
+                out.push(start..self.offsets.len());
+                break;
+            };
+            let n = rest
+                .partition_point(|e| key(e).is_some_and(|k| k.family() == fam.as_slice()))
+                .max(1);
+            let end = start + n;
+            let fam_part = self.offsets.get(start..end).unwrap_or(&[]);
+            let mut from = start;
+            for split in &regions.splits {
+                let at = start
+                    + fam_part.partition_point(|e| {
+                        key(e).is_some_and(|k| compare(k.row(), split) == Ordering::Less)
+                    });
+                if at > from {
+                    out.push(from..at);
+                    from = at;
+                }
+            }
+            if end > from {
+                out.push(from..end);
+            }
+            start = end;
+        }
+        out
+    }
+
+    /// The sorted records in `range`.
+    pub fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = Rec<'_>> + '_ {
+        self.offsets
+            .get(range)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(move |e| self.arena.get(e.off..).and_then(rec_at).map(|(r, _)| r))
     }
 
     /// The sorted records, in order.
@@ -403,5 +457,53 @@ mod tests {
             want.insert(r, i);
         }
         assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    }
+
+    /// `groups` (binary search) equals a record-by-record scan of (family, region), with
+    /// rows equal to a split key, several families and regions holding no rows.
+    #[test]
+    fn groups_match_a_scan() {
+        let fams = [b"a".to_vec(), b"bb".to_vec(), b"c".to_vec()];
+        let mut c = Chunk::new(1 << 24, &fams);
+        let mut b = Vec::new();
+        let mut x = 12345u64;
+        for i in 0..3000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let row = format!("r{:03}", (x >> 33) % 500);
+            let fam = &fams[((x >> 20) % 2) as usize]; // no cells in family "c"
+            let k = make_key(
+                row.as_bytes(),
+                fam,
+                b"q",
+                (i % 3) as i64,
+                KeyType::Put as u8,
+            );
+            push_rec(&mut b, &k, b"v", i);
+        }
+        c.extend(&b);
+        c.sort();
+        for splits in [
+            vec![],
+            vec!["r100", "r250", "r251", "r499", "r9"],
+            vec!["s"],
+        ] {
+            let regions = Regions::new(splits.iter().map(|s| s.as_bytes().to_vec()).collect());
+            let mut want = Vec::new();
+            let mut start = 0;
+            let mut prev = None;
+            for (i, r) in c.iter().enumerate() {
+                let k = Key::parse(r.key).unwrap();
+                let g = (k.family().to_vec(), regions.region_of(k.row()));
+                if prev.as_ref().is_some_and(|p| *p != g) {
+                    want.push(start..i);
+                    start = i;
+                }
+                prev = Some(g);
+            }
+            want.push(start..c.len());
+            assert_eq!(c.groups(&regions), want, "{splits:?}");
+        }
     }
 }
