@@ -29,15 +29,8 @@ const FILES: u64 = 8;
 const BASE_TS: i64 = 1_700_000_000_000;
 const REGION: &str = "0123456789abcdef0123456789abcdef";
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+mod common;
+use common::Rng;
 
 /// File `f` of the store: for each row, 2 of 4 qualifiers (shifting with the file, so the
 /// files overlap in columns), timestamp rising with the file; the newest file also deletes

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use hbkit::cell::{make_key, Cell, Key, KeyType};
+use hbkit::cell::{Cell, Key};
 use hbkit::codec::Compression;
 use hbkit::hfile::block::BlockType;
 use hbkit::hfile::bloom::BloomType;
@@ -26,15 +26,8 @@ use hbkit::hfile::writer::{HFileWriter, StoreMeta, WriterOptions};
 use hbkit::hfile::HFile;
 use rayon::prelude::*;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+mod common;
+use common::{bench_cell, pool, Rng};
 
 /// Build `cells` cells of ~140 bytes: rows `row-%010d` with 4 qualifiers each, ~100-byte
 /// values of mixed text (compressible the way real values are, not trivially).
@@ -47,32 +40,10 @@ fn build(path: &Path, cells: u64, compression: Compression, encoding: Encoding) 
         ..WriterOptions::default()
     };
     let mut w = HFileWriter::create(path, opts).expect("create");
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let words: Vec<&[u8]> = [
-        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
-        "juliet", "kilo", "lima",
-    ]
-    .iter()
-    .map(|s| s.as_bytes())
-    .collect();
+    let mut rng = Rng::new();
     let mut value = Vec::with_capacity(128);
     for i in 0..cells {
-        let row = format!("row-{:010}", i / 4);
-        let q = format!("q{}", i % 4);
-        let key = make_key(
-            row.as_bytes(),
-            b"cf",
-            q.as_bytes(),
-            1_700_000_000_000 + (i % 1000) as i64,
-            KeyType::Put as u8,
-        );
-        value.clear();
-        while value.len() < 92 {
-            let r = rng.next();
-            value.extend_from_slice(words[(r % words.len() as u64) as usize]);
-            value.push(b' ');
-            value.extend_from_slice(format!("{}", (r >> 20) % 100_000).as_bytes());
-        }
+        let key = bench_cell(i, &mut rng, &mut value);
         let cell = Cell {
             key: Key::parse(&key).expect("key"),
             value: &value,
@@ -162,13 +133,6 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
         }
     }
     out
-}
-
-fn pool(n: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .expect("pool")
 }
 
 /// Peak VmRSS and RssAnon (KiB) of a child process, sampled every 5 ms.

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use hbkit::cell::{make_key, Cell, Key, KeyType};
+use hbkit::cell::{Cell, Key};
 use hbkit::codec::{self, ChecksumType, Compression};
 use hbkit::hfile::bloom::BloomType;
 use hbkit::hfile::encoding::Encoding;
@@ -27,15 +27,8 @@ use hbkit::hfile::writer::{HFileWriter, StoreMeta, WriterOptions};
 use hbkit::hfile::HFile;
 use rayon::prelude::*;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+mod common;
+use common::{bench_cell, pool, Rng};
 
 /// Cells serialized back to back as `klen:u32 vlen:u32 key value seq:u64` (native order).
 struct Arena {
@@ -47,34 +40,12 @@ struct Arena {
 
 impl Arena {
     fn build(cells: u64) -> Arena {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let words: Vec<&[u8]> = [
-            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
-            "juliet", "kilo", "lima",
-        ]
-        .iter()
-        .map(|s| s.as_bytes())
-        .collect();
+        let mut rng = Rng::new();
         let mut bytes = Vec::with_capacity((cells * 150) as usize);
         let mut value = Vec::with_capacity(128);
         let mut kv_bytes = 0;
         for i in 0..cells {
-            let row = format!("row-{:010}", i / 4);
-            let q = format!("q{}", i % 4);
-            let key = make_key(
-                row.as_bytes(),
-                b"cf",
-                q.as_bytes(),
-                1_700_000_000_000 + (i % 1000) as i64,
-                KeyType::Put as u8,
-            );
-            value.clear();
-            while value.len() < 92 {
-                let r = rng.next();
-                value.extend_from_slice(words[(r % words.len() as u64) as usize]);
-                value.push(b' ');
-                value.extend_from_slice(format!("{}", (r >> 20) % 100_000).as_bytes());
-            }
+            let key = bench_cell(i, &mut rng, &mut value);
             bytes.extend_from_slice(&(key.len() as u32).to_ne_bytes());
             bytes.extend_from_slice(&(value.len() as u32).to_ne_bytes());
             bytes.extend_from_slice(&key);
@@ -199,13 +170,6 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
         }
     }
     out
-}
-
-fn pool(n: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .expect("pool")
 }
 
 fn main() {
