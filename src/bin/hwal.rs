@@ -62,6 +62,10 @@ struct SplitArgs {
     /// Parallel input files (default: the number of CPUs).
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
+    /// Most recovered.edits files one input keeps open at once (0: no cap). A WAL holding
+    /// more regions is read once per group of N regions; the output is the same.
+    #[arg(long, value_name = "N", default_value_t = hbkit::wal::split::DEFAULT_MAX_OPEN_FILES)]
+    max_open_files: usize,
     /// One JSON object per input WAL and line (NDJSON).
     #[arg(long)]
     json: bool,
@@ -738,6 +742,7 @@ fn split(a: SplitArgs) -> io::Result<u8> {
     let opts = SplitOptions {
         existing_regions_only: a.existing_regions_only,
         worker: String::new(),
+        max_open_files: a.max_open_files,
     };
     let lock = std::sync::Mutex::new(());
     let run = |f: &PathBuf| {
