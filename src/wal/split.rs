@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 
 use super::reader::Entry;
-use super::writer::{sync_dir, WalFile, WriteOptions, WriteStats};
+use super::writer::{sync_dir, ClosedWal, WalFile, WriteOptions, WriteStats};
 use super::{Summary, WalReader, METAFAMILY};
 
 /// Qualifier of a compaction marker cell.
@@ -381,6 +381,53 @@ pub fn split_wal(
     opts: &SplitOptions,
     finalize: &Mutex<()>,
 ) -> Result<SplitReport> {
+    split_wal_pending(wal, root, opts, finalize)?.commit(finalize)
+}
+
+/// A split whose last group of outputs is written (trailers included) but not yet fsynced
+/// nor renamed; [`PendingSplit::commit`] finishes it, on any thread. Dropping it removes
+/// those temporary files. This lets a caller overlap the fsyncs of one WAL's outputs with
+/// splitting the next WAL.
+#[derive(Debug)]
+pub struct PendingSplit {
+    rep: SplitReport,
+    outputs: Vec<(usize, OutputFile)>,
+    last: Vec<Closing>,
+}
+
+/// One output closed (unsynced) with what its final name and report need.
+#[derive(Debug)]
+struct Closing {
+    slot: usize,
+    closed: ClosedWal,
+    dir: PathBuf,
+    table: String,
+    region: String,
+}
+
+impl PendingSplit {
+    /// fsync the remaining outputs (together, on a few threads), give them their final
+    /// names (HBase's check under `finalize`), fsync their folders, and report.
+    pub fn commit(self, finalize: &Mutex<()>) -> Result<SplitReport> {
+        let PendingSplit {
+            mut rep,
+            mut outputs,
+            last,
+        } = self;
+        commit_group(last, finalize, &mut outputs)?;
+        outputs.sort_by_key(|(i, _)| *i);
+        rep.outputs = outputs.into_iter().map(|(_, o)| o).collect();
+        Ok(rep)
+    }
+}
+
+/// [`split_wal`] up to the last group's fsync: every group but the last is finished.
+pub fn split_wal_pending(
+    wal: &Path,
+    root: &Path,
+    opts: &SplitOptions,
+    finalize: &Mutex<()>,
+) -> Result<PendingSplit> {
     let mut reader = WalReader::open(wal)?;
     let wal_name = wal
         .file_name()
@@ -421,12 +468,13 @@ pub fn split_wal(
     drop(reader);
     // Outputs in order of first appearance of their region, whatever their group.
     let mut outputs: Vec<(usize, OutputFile)> = Vec::new();
-    finish_group(&mut slots, 0, finalize, &mut outputs)?;
+    let mut last = close_group(&mut slots, 0)?;
     let groups = match opts.max_open_files {
         0 => 1,
         cap => slots.grouped.div_ceil(cap),
     };
     for group in 1..groups {
+        commit_group(std::mem::take(&mut last), finalize, &mut outputs)?;
         pass.group = group;
         pass.first = false;
         pass.open = 0;
@@ -448,11 +496,9 @@ pub fn split_wal(
             n += 1;
         }
         drop(reader);
-        finish_group(&mut slots, group, finalize, &mut outputs)?;
+        last = close_group(&mut slots, group)?;
     }
-    outputs.sort_by_key(|(i, _)| *i);
-    rep.outputs = outputs.into_iter().map(|(_, o)| o).collect();
-    Ok(rep)
+    Ok(PendingSplit { rep, outputs, last })
 }
 
 /// fsync threads per group (the files' writeback overlaps; fsync is I/O, not CPU).
@@ -483,62 +529,69 @@ fn on_threads<T: Send>(
     })
 }
 
-/// Finish every output of `group`: trailers, fsync (together, on a few threads), then
-/// HBase's check-and-rename to the final name, then one fsync per folder renamed into.
-fn finish_group(
-    slots: &mut Slots,
-    group: usize,
-    finalize: &Mutex<()>,
-    outputs: &mut Vec<(usize, OutputFile)>,
-) -> Result<()> {
+/// Write the trailers of every output of `group` (no fsync yet).
+fn close_group(slots: &mut Slots, group: usize) -> Result<Vec<Closing>> {
     let mut closed = Vec::new();
     for (i, slot) in slots.list.iter_mut().enumerate() {
         if let Slot::Out(o) = slot {
             if o.group == Some(group) {
                 if let Some(f) = o.file.take() {
-                    closed.push((i, f.finish()?));
+                    closed.push(Closing {
+                        slot: i,
+                        closed: f.finish()?,
+                        dir: o.dir.clone(),
+                        table: o.table.clone(),
+                        region: o.region.clone(),
+                    });
                 }
             }
         }
     }
-    on_threads(&mut closed, SYNC_THREADS, |(_, c)| c.sync())?;
+    Ok(closed)
+}
+
+/// fsync closed outputs together (on a few threads), then HBase's check-and-rename to the
+/// final name, then one fsync per folder renamed into.
+fn commit_group(
+    mut closed: Vec<Closing>,
+    finalize: &Mutex<()>,
+    outputs: &mut Vec<(usize, OutputFile)>,
+) -> Result<()> {
+    on_threads(&mut closed, SYNC_THREADS, |c| c.closed.sync())?;
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for (i, c) in closed {
-        let Some(Slot::Out(o)) = slots.list.get(i) else {
-            continue;
-        };
-        let stats = c.stats().clone();
+    for c in closed {
+        let stats = c.closed.stats().clone();
         let (Some(max), Some(first)) = (stats.max_seq, stats.first_seq) else {
             // Nothing written (HBase deletes empty outputs).
-            c.discard()?;
+            c.closed.discard()?;
             continue;
         };
-        let dst = o.dir.join(edits_file_name(max));
+        let dst = c.dir.join(edits_file_name(max));
         let _guard = finalize
             .lock()
             .map_err(|_| Error::usage("split lock poisoned"))?;
         let action = if dst.exists() {
             let dst_min = first_seq_of(&dst);
             if dst_min.is_none_or(|m| first < m) {
-                c.rename_without_dir_sync(&dst)?;
+                c.closed.rename_without_dir_sync(&dst)?;
                 OutputAction::Replaced
             } else {
-                c.discard()?;
+                c.closed.discard()?;
                 OutputAction::KeptExisting
             }
         } else {
-            c.rename_without_dir_sync(&dst)?;
+            c.closed.rename_without_dir_sync(&dst)?;
             OutputAction::Written
         };
         if action != OutputAction::KeptExisting {
             dirs.push(dst.clone());
         }
         outputs.push((
-            i,
+            c.slot,
             OutputFile {
                 path: dst,
-                table: o.table.clone(),
-                region: o.region.clone(),
+                table: c.table,
+                region: c.region,
                 stats,
                 action,
             },
