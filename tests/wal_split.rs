@@ -386,3 +386,157 @@ fn replay_one_region_table_dir_and_edits_needed() {
     assert_eq!(o.status.code(), Some(0));
     assert!(!tr.exists() || rel_files(&tr).is_empty());
 }
+
+/// A WAL of `regions` regions (two tables) in interleaved entries, with a meta edit first
+/// for one region and a replication marker, plain or dictionary-compressed.
+fn many_regions_wal(path: &Path, regions: usize, compressed: bool) {
+    let opts = WriteOptions {
+        compression: compressed,
+        tag_compression: compressed,
+        ..WriteOptions::default()
+    };
+    let mut w = WalWriter::new(Vec::new(), opts).unwrap();
+    let region = |i: usize| format!("{:032x}", 0x9e37_79b9_7f4a_7c15u128 * (i as u128 + 1));
+    let table = |i: usize| if i % 2 == 0 { &b"t1"[..] } else { b"ns1:t2" };
+    let meta = make_key(b"r", b"METAFAMILY", b"HBASE::FLUSH", 1, 4);
+    let marker = make_key(b"r", b"METAFAMILY", b"HBASE::REPLICATION_MARKER", 1, 4);
+    for (k, i) in [(&meta, 7usize), (&marker, 3)] {
+        let c = hbkit::cell::Cell {
+            key: Key::parse(k).unwrap(),
+            value: b"m",
+            tags: &[],
+            seq_id: 0,
+        };
+        w.append(&key(table(i), region(i).as_bytes(), 1), &[c])
+            .unwrap();
+    }
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for seq in 2..(regions as u64 * 12) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let i = (x % regions as u64) as usize;
+        let keys: Vec<Vec<u8>> = (0..3)
+            .map(|q| {
+                make_key(
+                    format!("row{}", x % 1000).as_bytes(),
+                    b"cf",
+                    format!("q{q}").as_bytes(),
+                    seq as i64,
+                    4,
+                )
+            })
+            .collect();
+        let val = format!("value-{x}");
+        let cells: Vec<_> = keys
+            .iter()
+            .map(|k| hbkit::cell::Cell {
+                key: Key::parse(k).unwrap(),
+                value: val.as_bytes(),
+                tags: if seq % 5 == 0 {
+                    &[0, 3, 7, b'x', b'y'][..]
+                } else {
+                    &[]
+                },
+                seq_id: 0,
+            })
+            .collect();
+        w.append(&key(table(i), region(i).as_bytes(), seq), &cells)
+            .unwrap();
+    }
+    std::fs::write(path, w.finish().unwrap().0).unwrap();
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    rel_files(dir)
+        .into_iter()
+        .map(|f| (f.clone(), std::fs::read(dir.join(&f)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn open_file_cap_gives_identical_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    for compressed in [false, true] {
+        let wal = tmp
+            .path()
+            .join(format!("rs%2C1%2C1.17000000000{}", u8::from(compressed)));
+        many_regions_wal(&wal, 50, compressed);
+        let mut trees = Vec::new();
+        let mut reports = Vec::new();
+        for cap in ["0", "8", "50"] {
+            let out = tmp.path().join(format!("out-{compressed}-{cap}"));
+            let o = hwal(&[
+                "split",
+                &s(&wal),
+                "--out",
+                &s(&out),
+                "--json",
+                "--max-open-files",
+                cap,
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{o:?}");
+            let mut rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let passes = rep["passes"].as_u64().unwrap();
+            let peak = rep["peak_open_files"].as_u64().unwrap();
+            match cap {
+                "8" => assert_eq!((passes, peak), (7, 8), "50 regions in groups of 8"),
+                _ => assert_eq!((passes, peak), (1, 50)),
+            }
+            assert_eq!(rep["skipped_meta_edits"], 1);
+            assert_eq!(rep["skipped_replication_markers"], 1);
+            let o = rep.as_object_mut().unwrap();
+            o.remove("passes");
+            o.remove("peak_open_files");
+            // Paths differ by --out only.
+            let text = rep.to_string().replace(&s(&out), "OUT");
+            reports.push(text);
+            trees.push(tree(&out));
+        }
+        assert_eq!(trees[0].len(), 50);
+        assert!(trees[0].keys().all(|k| !k.ends_with(".temp")));
+        assert_eq!(trees[0], trees[1], "cap 8 writes the same files as no cap");
+        assert_eq!(trees[0], trees[2]);
+        assert_eq!(
+            reports[0], reports[1],
+            "same report, outputs in the same order"
+        );
+        assert_eq!(reports[0], reports[2]);
+    }
+}
+
+/// The cap holds against the operating system's own limit: with 40 file descriptors a
+/// 100-region WAL splits under a cap of 16 and fails without one.
+#[test]
+fn open_file_cap_fits_a_low_fd_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = tmp.path().join("rs%2C1%2C1.1700000000000");
+    many_regions_wal(&wal, 100, false);
+    let run = |cap: &str, out: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 40 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_hwal"))
+            .args(["split", "-j", "1", "-q", "--max-open-files", cap])
+            .arg(&wal)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let o = run("16", "capped");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(rel_files(&tmp.path().join("capped")).len(), 100);
+    let o = run("0", "uncapped");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("open files"),
+        "{o:?}"
+    );
+    assert!(
+        rel_files(&tmp.path().join("uncapped"))
+            .iter()
+            .all(|f| !f.ends_with(".temp")),
+        "a failed split leaves no temporary files"
+    );
+}

@@ -62,6 +62,10 @@ struct SplitArgs {
     /// Parallel input files (default: the number of CPUs).
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
+    /// Most recovered.edits files one input keeps open at once (0: no cap). A WAL holding
+    /// more regions is read once per group of N regions; the output is the same.
+    #[arg(long, value_name = "N", default_value_t = hbkit::wal::split::DEFAULT_MAX_OPEN_FILES)]
+    max_open_files: usize,
     /// One JSON object per input WAL and line (NDJSON).
     #[arg(long)]
     json: bool,
@@ -762,7 +766,9 @@ fn verify(a: VerifyArgs) -> io::Result<u8> {
 }
 
 fn split(a: SplitArgs) -> io::Result<u8> {
-    use hbkit::wal::split::{split_wal, OutputAction, SplitOptions};
+    use hbkit::wal::split::{
+        split_wal_pending, OutputAction, PendingSplit, SplitOptions, SplitReport,
+    };
     use rayon::prelude::*;
     let (files, errs, skipped) = expand(&a.paths);
     let mut code = 0u8;
@@ -779,6 +785,7 @@ fn split(a: SplitArgs) -> io::Result<u8> {
     let opts = SplitOptions {
         existing_regions_only: a.existing_regions_only,
         worker: String::new(),
+        max_open_files: a.max_open_files,
     };
     let lock = std::sync::Mutex::new(());
     let run = |f: &PathBuf| {
@@ -790,15 +797,61 @@ fn split(a: SplitArgs) -> io::Result<u8> {
                 f.display()
             )));
         }
-        split_wal(f, &a.out, &opts, &lock)
+        split_wal_pending(f, &a.out, &opts, &lock)
     };
-    let results: Vec<_> = match a.jobs {
+    // Inputs are split on the pool; each one's last fsyncs and renames are committed on one
+    // more thread, so a core is not idle while the disk catches up. The rendezvous channel
+    // keeps at most one split waiting there.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, PendingSplit)>(0);
+    let mut results: Vec<Option<Result<SplitReport, Error>>> = files.iter().map(|_| None).collect();
+    let pool = match a.jobs {
         Some(n) if n > 0 => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
-            Ok(pool) => pool.install(|| files.par_iter().map(run).collect()),
+            Ok(pool) => Some(pool),
             Err(e) => return Err(io::Error::other(e.to_string())),
         },
-        _ => files.par_iter().map(run).collect(),
+        _ => None,
     };
+    std::thread::scope(|s| {
+        let lock = &lock;
+        let committer = s.spawn(move || {
+            rx.into_iter()
+                .map(|(i, p)| (i, p.commit(lock)))
+                .collect::<Vec<_>>()
+        });
+        let split_all = || {
+            files
+                .par_iter()
+                .enumerate()
+                .filter_map(|(i, f)| match run(f) {
+                    Ok(p) => tx
+                        .send((i, p))
+                        .err()
+                        .map(|_| (i, Error::usage("the commit thread stopped"))),
+                    Err(e) => Some((i, e)),
+                })
+                .collect::<Vec<_>>()
+        };
+        let failed = match &pool {
+            Some(p) => p.install(split_all),
+            None => split_all(),
+        };
+        drop(tx);
+        for (i, e) in failed {
+            if let Some(r) = results.get_mut(i) {
+                *r = Some(Err(e));
+            }
+        }
+        let committed = committer.join().unwrap_or_else(|_| Vec::new());
+        for (i, r) in committed {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+    });
+    let results: Vec<Result<SplitReport, Error>> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::usage("the commit thread failed"))))
+        .collect();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let (mut outputs, mut entries, mut damaged, mut failed) = (0usize, 0u64, 0usize, 0usize);

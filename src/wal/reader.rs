@@ -106,6 +106,11 @@ impl<R: Read> Src<R> {
                 Ok(None)
             };
         }
+        if let Some(&b) = self.inner.buffer().first() {
+            self.inner.consume(1);
+            self.pos += 1;
+            return Ok(Some(b));
+        }
         let b = loop {
             match self.inner.fill_buf() {
                 Ok(buf) => break buf.first().copied(),
@@ -171,6 +176,11 @@ impl<R: Read> Src<R> {
     }
     fn array<const N: usize>(&mut self) -> Step<[u8; N]> {
         self.check(N as u64)?;
+        if let Some(Ok(a)) = self.inner.buffer().get(..N).map(<[u8; N]>::try_from) {
+            self.inner.consume(N);
+            self.pos += N as u64;
+            return Ok(a);
+        }
         let mut a = [0u8; N];
         for slot in a.iter_mut() {
             *slot = self.byte()?;

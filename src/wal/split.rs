@@ -10,6 +10,8 @@
 //!   (holds more edits); otherwise ours is deleted. A rerun therefore leaves the same files.
 //! * Skipped as HBase skips them: replication-marker edits, and meta edits (no cells, or every
 //!   cell in `METAFAMILY`) unless they carry a compaction marker.
+//! * At most [`SplitOptions::max_open_files`] outputs are open at once: a WAL holding more
+//!   regions is read once per group of regions, with the same files as a result.
 //! * Table and encoded region names are validated as HBase validates them before they become
 //!   path components, so no WAL can make the splitter write outside the root it was given.
 
@@ -20,7 +22,7 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 
 use super::reader::Entry;
-use super::writer::{WalFile, WriteOptions, WriteStats};
+use super::writer::{sync_dir, ClosedWal, WalFile, WriteOptions, WriteStats};
 use super::{Summary, WalReader, METAFAMILY};
 
 /// Qualifier of a compaction marker cell.
@@ -149,8 +151,11 @@ pub fn has_compaction_marker(e: &Entry) -> bool {
         .any(|c| c.key.family() == METAFAMILY && c.key.qualifier() == COMPACTION_QUALIFIER)
 }
 
+/// Default of [`SplitOptions::max_open_files`].
+pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
+
 /// Split settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SplitOptions {
     /// Drop the edits of regions whose directory does not exist under the root (what HBase
     /// does on a live root dir). Off by default: an offline split into an empty folder
@@ -159,6 +164,19 @@ pub struct SplitOptions {
     /// Worker name in temporary file names (HBase: the URL-encoded region server name; empty
     /// when splitting without one).
     pub worker: String,
+    /// Most output files one input keeps open at once (0: no cap). A WAL with more regions
+    /// is read once per group of this many regions; the files written are the same.
+    pub max_open_files: usize,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        SplitOptions {
+            existing_regions_only: false,
+            worker: String::new(),
+            max_open_files: DEFAULT_MAX_OPEN_FILES,
+        }
+    }
 }
 
 /// What happened to one output file.
@@ -207,8 +225,12 @@ pub struct SplitReport {
     pub skipped_missing_region: u64,
     /// Edits refused because their table or region name is illegal: (entry offset, reason).
     pub rejected: Vec<(u64, String)>,
-    /// Files produced, in order of creation.
+    /// Files produced, in order of the first appearance of their region.
     pub outputs: Vec<OutputFile>,
+    /// Reads of the input (more than 1 when it holds more regions than the open-file cap).
+    pub passes: u32,
+    /// Most output files that were open at once.
+    pub peak_open_files: usize,
 }
 
 impl SplitReport {
@@ -218,6 +240,7 @@ impl SplitReport {
     }
 }
 
+/// What happens to the edits of one (table, region).
 enum Slot {
     Out(Box<Out>),
     Dropped,
@@ -225,30 +248,198 @@ enum Slot {
 }
 
 struct Out {
+    /// Which pass writes this region (assigned at its first written entry).
+    group: Option<usize>,
     file: Option<WalFile>,
     dir: PathBuf,
     table: String,
     region: String,
 }
 
+/// The (table, region) seen so far, in order of first appearance.
+struct Slots {
+    index: HashMap<Vec<u8>, usize>,
+    list: Vec<Slot>,
+    /// Lookup key: `len(table) table region`, reused.
+    scratch: Vec<u8>,
+    /// Regions given a group so far.
+    grouped: usize,
+}
+
+impl Slots {
+    /// The slot of `e`'s (table, region), created (names validated) on first sight. Keyed
+    /// by both: HBase keys by region alone, but validation depends on both, and a region
+    /// name seen with two tables must not share one table's folder.
+    fn find(&mut self, e: &Entry, root: &Path, opts: &SplitOptions) -> usize {
+        let (table, region) = (&e.key.table, &e.key.encoded_region);
+        self.scratch.clear();
+        self.scratch
+            .extend_from_slice(&(table.len() as u64).to_be_bytes());
+        self.scratch.extend_from_slice(table);
+        self.scratch.extend_from_slice(region);
+        if let Some(&i) = self.index.get(self.scratch.as_slice()) {
+            return i;
+        }
+        let slot = match (parse_table_name(table), parse_encoded_region(region)) {
+            (Err(x), _) | (_, Err(x)) => Slot::Rejected(x.message),
+            (Ok(t), Ok(r)) => {
+                let rdir = region_dir(root, &t, &r);
+                if opts.existing_regions_only && !rdir.is_dir() {
+                    Slot::Dropped
+                } else {
+                    Slot::Out(Box::new(Out {
+                        group: None,
+                        file: None,
+                        dir: rdir.join(RECOVERED_EDITS_DIR),
+                        table: t.as_string(),
+                        region: r,
+                    }))
+                }
+            }
+        };
+        let i = self.list.len();
+        self.list.push(slot);
+        self.index.insert(self.scratch.clone(), i);
+        i
+    }
+}
+
+/// What one pass over the input needs.
+struct Pass<'a> {
+    root: &'a Path,
+    opts: &'a SplitOptions,
+    wal_name: &'a str,
+    wopts: &'a WriteOptions,
+    /// The group this pass writes.
+    group: usize,
+    /// The first pass classifies and counts every entry; later ones only write.
+    first: bool,
+    /// Output files open now.
+    open: usize,
+}
+
+impl Pass<'_> {
+    /// Route one entry: count it (first pass) and write it when its region is in this
+    /// pass's group.
+    fn entry(&mut self, e: &Entry, slots: &mut Slots, rep: &mut SplitReport) -> Result<()> {
+        if is_replication_marker(e) {
+            rep.skipped_replication_markers += u64::from(self.first);
+            return Ok(());
+        }
+        let i = slots.find(e, self.root, self.opts);
+        let cap = self.opts.max_open_files;
+        match slots.list.get_mut(i) {
+            Some(Slot::Out(o)) => {
+                if is_meta_edit(e) && !has_compaction_marker(e) {
+                    rep.skipped_meta_edits += u64::from(self.first);
+                    return Ok(());
+                }
+                rep.entries_written += u64::from(self.first);
+                let group = *o.group.get_or_insert_with(|| {
+                    slots.grouped += 1;
+                    (slots.grouped - 1).checked_div(cap).unwrap_or(0)
+                });
+                if group != self.group {
+                    return Ok(());
+                }
+                let file = match &mut o.file {
+                    Some(f) => f,
+                    None => {
+                        // HBase moves aside a plain file where the folder should be; we
+                        // refuse (create_dir_all fails).
+                        std::fs::create_dir_all(&o.dir).map_err(|x| Error::io(&o.dir, x))?;
+                        let name =
+                            temp_file_name(e.key.sequence_id, self.wal_name, &self.opts.worker);
+                        let f = WalFile::create(&o.dir.join(name), self.wopts.clone())?;
+                        self.open += 1;
+                        rep.peak_open_files = rep.peak_open_files.max(self.open);
+                        o.file.insert(f)
+                    }
+                };
+                file.append_entry(e)?;
+            }
+            Some(Slot::Dropped) => rep.skipped_missing_region += u64::from(self.first),
+            Some(Slot::Rejected(why)) if self.first => rep.rejected.push((e.offset, why.clone())),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// Split one WAL into `root`. `finalize` serialises the check-and-rename of final names
 /// between concurrent splits of different WALs into the same root.
+///
+/// At most `opts.max_open_files` outputs are open at once: the regions are numbered in the
+/// order of their first written entry and written in groups of that many, the first group
+/// while the input is read the first time, each further group on a fresh read of it (up to
+/// the entries the first read delivered). Each group is finished (trailers written, files
+/// fsynced together on a few threads, renamed, folders fsynced) before the next one starts.
+/// The files are the same whatever the cap.
 pub fn split_wal(
     wal: &Path,
     root: &Path,
     opts: &SplitOptions,
     finalize: &Mutex<()>,
 ) -> Result<SplitReport> {
+    split_wal_pending(wal, root, opts, finalize)?.commit(finalize)
+}
+
+/// A split whose last group of outputs is written (trailers included) but not yet fsynced
+/// nor renamed; [`PendingSplit::commit`] finishes it, on any thread. Dropping it removes
+/// those temporary files. This lets a caller overlap the fsyncs of one WAL's outputs with
+/// splitting the next WAL.
+#[derive(Debug)]
+pub struct PendingSplit {
+    rep: SplitReport,
+    outputs: Vec<(usize, OutputFile)>,
+    last: Vec<Closing>,
+}
+
+/// One output closed (unsynced) with what its final name and report need.
+#[derive(Debug)]
+struct Closing {
+    slot: usize,
+    closed: ClosedWal,
+    dir: PathBuf,
+    table: String,
+    region: String,
+}
+
+impl PendingSplit {
+    /// fsync the remaining outputs (together, on a few threads), give them their final
+    /// names (HBase's check under `finalize`), fsync their folders, and report.
+    pub fn commit(self, finalize: &Mutex<()>) -> Result<SplitReport> {
+        let PendingSplit {
+            mut rep,
+            mut outputs,
+            last,
+        } = self;
+        commit_group(last, finalize, &mut outputs)?;
+        outputs.sort_by_key(|(i, _)| *i);
+        rep.outputs = outputs.into_iter().map(|(_, o)| o).collect();
+        Ok(rep)
+    }
+}
+
+/// [`split_wal`] up to the last group's fsync: every group but the last is finished.
+pub fn split_wal_pending(
+    wal: &Path,
+    root: &Path,
+    opts: &SplitOptions,
+    finalize: &Mutex<()>,
+) -> Result<PendingSplit> {
     let mut reader = WalReader::open(wal)?;
     let wal_name = wal
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| Error::usage(format!("{} does not name a file", wal.display())))?;
     let wopts = WriteOptions::like(reader.header()).map_err(|e| e.in_file(wal))?;
-    // Keyed by (table, region): HBase keys by region alone, but validation depends on both,
-    // and a region name seen with two tables must not share one table's folder.
-    let mut slots: HashMap<(Vec<u8>, Vec<u8>), Slot> = HashMap::new();
-    let mut order: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut slots = Slots {
+        index: HashMap::new(),
+        list: Vec::new(),
+        scratch: Vec::new(),
+        grouped: 0,
+    };
     let mut rep = SplitReport {
         input: wal.to_path_buf(),
         read: reader.summary(),
@@ -258,107 +449,155 @@ pub fn split_wal(
         skipped_missing_region: 0,
         rejected: Vec::new(),
         outputs: Vec::new(),
+        passes: 1,
+        peak_open_files: 0,
+    };
+    let mut pass = Pass {
+        root,
+        opts,
+        wal_name: &wal_name,
+        wopts: &wopts,
+        group: 0,
+        first: true,
+        open: 0,
     };
     while let Some(e) = reader.next_entry()? {
-        if is_replication_marker(e) {
-            rep.skipped_replication_markers += 1;
-            continue;
-        }
-        let region = &e.key.encoded_region;
-        let id = (e.key.table.clone(), region.clone());
-        if !slots.contains_key(&id) {
-            let slot = match (parse_table_name(&e.key.table), parse_encoded_region(region)) {
-                (Err(x), _) | (_, Err(x)) => Slot::Rejected(x.message),
-                (Ok(t), Ok(r)) => {
-                    let rdir = region_dir(root, &t, &r);
-                    if opts.existing_regions_only && !rdir.is_dir() {
-                        Slot::Dropped
-                    } else {
-                        Slot::Out(Box::new(Out {
-                            file: None,
-                            dir: rdir.join(RECOVERED_EDITS_DIR),
-                            table: t.as_string(),
-                            region: r,
-                        }))
-                    }
-                }
-            };
-            slots.insert(id.clone(), slot);
-            order.push(id.clone());
-        }
-        match slots.get_mut(&id) {
-            Some(Slot::Out(o)) => {
-                if is_meta_edit(e) && !has_compaction_marker(e) {
-                    rep.skipped_meta_edits += 1;
-                    continue;
-                }
-                let file = match &mut o.file {
-                    Some(f) => f,
-                    None => {
-                        // HBase moves aside a plain file where the folder should be; we
-                        // refuse (create_dir_all fails).
-                        std::fs::create_dir_all(&o.dir).map_err(|x| Error::io(&o.dir, x))?;
-                        let tmp =
-                            o.dir
-                                .join(temp_file_name(e.key.sequence_id, &wal_name, &opts.worker));
-                        o.file.insert(WalFile::create(&tmp, wopts.clone())?)
-                    }
-                };
-                file.append_entry(e)?;
-                rep.entries_written += 1;
-            }
-            Some(Slot::Dropped) => rep.skipped_missing_region += 1,
-            Some(Slot::Rejected(why)) => rep.rejected.push((e.offset, why.clone())),
-            None => {}
-        }
+        pass.entry(e, &mut slots, &mut rep)?;
     }
     rep.read = reader.summary();
-    // Finish every output: trailer, fsync, then the final name.
-    for region in order {
-        let Some(Slot::Out(o)) = slots.remove(&region) else {
-            continue;
-        };
-        let Out {
-            file,
-            dir,
-            table,
-            region,
-        } = *o;
-        let Some(file) = file else { continue };
-        let closed = file.close()?;
-        let stats = closed.stats().clone();
+    drop(reader);
+    // Outputs in order of first appearance of their region, whatever their group.
+    let mut outputs: Vec<(usize, OutputFile)> = Vec::new();
+    let mut last = close_group(&mut slots, 0)?;
+    let groups = match opts.max_open_files {
+        0 => 1,
+        cap => slots.grouped.div_ceil(cap),
+    };
+    for group in 1..groups {
+        commit_group(std::mem::take(&mut last), finalize, &mut outputs)?;
+        pass.group = group;
+        pass.first = false;
+        pass.open = 0;
+        rep.passes += 1;
+        let mut reader = WalReader::open(wal)?;
+        let mut n = 0u64;
+        while n < rep.read.entries {
+            let Some(e) = reader.next_entry()? else {
+                return Err(Error::corrupt(
+                    "WAL split",
+                    format!(
+                        "pass {} read {n} entries where the first read {}: the WAL changed while it was split",
+                        rep.passes, rep.read.entries
+                    ),
+                )
+                .in_file(wal));
+            };
+            pass.entry(e, &mut slots, &mut rep)?;
+            n += 1;
+        }
+        drop(reader);
+        last = close_group(&mut slots, group)?;
+    }
+    Ok(PendingSplit { rep, outputs, last })
+}
+
+/// fsync threads per group (the files' writeback overlaps; fsync is I/O, not CPU).
+const SYNC_THREADS: usize = 4;
+
+/// Run `f` on every item, on up to `threads` threads; the first error wins.
+fn on_threads<T: Send>(
+    items: &mut [T],
+    threads: usize,
+    f: impl Fn(&mut T) -> Result<()> + Sync,
+) -> Result<()> {
+    let per = items.len().div_ceil(threads.max(1)).max(1);
+    if items.len() <= 1 {
+        return items.iter_mut().try_for_each(&f);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks_mut(per)
+            .map(|chunk| {
+                let f = &f;
+                s.spawn(move || chunk.iter_mut().try_for_each(f))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::usage("an fsync thread panicked")))
+        })
+    })
+}
+
+/// Write the trailers of every output of `group` (no fsync yet).
+fn close_group(slots: &mut Slots, group: usize) -> Result<Vec<Closing>> {
+    let mut closed = Vec::new();
+    for (i, slot) in slots.list.iter_mut().enumerate() {
+        if let Slot::Out(o) = slot {
+            if o.group == Some(group) {
+                if let Some(f) = o.file.take() {
+                    closed.push(Closing {
+                        slot: i,
+                        closed: f.finish()?,
+                        dir: o.dir.clone(),
+                        table: o.table.clone(),
+                        region: o.region.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(closed)
+}
+
+/// fsync closed outputs together (on a few threads), then HBase's check-and-rename to the
+/// final name, then one fsync per folder renamed into.
+fn commit_group(
+    mut closed: Vec<Closing>,
+    finalize: &Mutex<()>,
+    outputs: &mut Vec<(usize, OutputFile)>,
+) -> Result<()> {
+    on_threads(&mut closed, SYNC_THREADS, |c| c.closed.sync())?;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for c in closed {
+        let stats = c.closed.stats().clone();
         let (Some(max), Some(first)) = (stats.max_seq, stats.first_seq) else {
-            // Only meta edits were seen for this region: nothing written (HBase deletes
-            // empty outputs).
-            closed.discard()?;
+            // Nothing written (HBase deletes empty outputs).
+            c.closed.discard()?;
             continue;
         };
-        let dst = dir.join(edits_file_name(max));
+        let dst = c.dir.join(edits_file_name(max));
         let _guard = finalize
             .lock()
             .map_err(|_| Error::usage("split lock poisoned"))?;
         let action = if dst.exists() {
             let dst_min = first_seq_of(&dst);
             if dst_min.is_none_or(|m| first < m) {
-                closed.rename_to(&dst)?;
+                c.closed.rename_without_dir_sync(&dst)?;
                 OutputAction::Replaced
             } else {
-                closed.discard()?;
+                c.closed.discard()?;
                 OutputAction::KeptExisting
             }
         } else {
-            closed.rename_to(&dst)?;
+            c.closed.rename_without_dir_sync(&dst)?;
             OutputAction::Written
         };
-        rep.outputs.push(OutputFile {
-            path: dst,
-            table,
-            region,
-            stats,
-            action,
-        });
+        if action != OutputAction::KeptExisting {
+            dirs.push(dst.clone());
+        }
+        outputs.push((
+            c.slot,
+            OutputFile {
+                path: dst,
+                table: c.table,
+                region: c.region,
+                stats,
+                action,
+            },
+        ));
     }
-    Ok(rep)
+    on_threads(&mut dirs, SYNC_THREADS, |p| sync_dir(p))
 }
 
 /// Sequence id of the first entry of a WAL (None when it has none or cannot be read; HBase

@@ -486,24 +486,20 @@ impl WalFile {
         })
     }
 
-    fn writer(&mut self) -> Result<&mut WalWriter<BufWriter<File>>> {
-        self.w
-            .as_mut()
-            .ok_or_else(|| Error::usage("WAL file already closed"))
-    }
-
     /// See [`WalWriter::append_entry`].
     pub fn append_entry(&mut self, e: &Entry) -> Result<()> {
-        let tmp = self.tmp.clone();
-        self.writer()?.append_entry(e).map_err(|x| x.in_file(tmp))
+        let Some(w) = self.w.as_mut() else {
+            return Err(Error::usage("WAL file already closed"));
+        };
+        w.append_entry(e).map_err(|x| x.in_file(&self.tmp))
     }
 
     /// See [`WalWriter::append`].
     pub fn append(&mut self, key: &WalKey, cells: &[Cell<'_>]) -> Result<()> {
-        let tmp = self.tmp.clone();
-        self.writer()?
-            .append(key, cells)
-            .map_err(|x| x.in_file(tmp))
+        let Some(w) = self.w.as_mut() else {
+            return Err(Error::usage("WAL file already closed"));
+        };
+        w.append(key, cells).map_err(|x| x.in_file(&self.tmp))
     }
 
     /// Totals so far.
@@ -520,7 +516,15 @@ impl WalFile {
     }
 
     /// Write the trailer and fsync; the file stays under its temporary name.
-    pub fn close(mut self) -> Result<ClosedWal> {
+    pub fn close(self) -> Result<ClosedWal> {
+        let mut closed = self.finish()?;
+        closed.sync()?;
+        Ok(closed)
+    }
+
+    /// Write the trailer and hand the bytes to the OS, without fsync: for syncing many files
+    /// together ([`ClosedWal::sync`]; [`ClosedWal::rename_to`] syncs first if needed).
+    pub fn finish(mut self) -> Result<ClosedWal> {
         let w = self
             .w
             .take()
@@ -529,17 +533,18 @@ impl WalFile {
         let recovered_edits = w.options().recovered_edits;
         // From here on a failure must still remove the temporary file.
         let mut closed = ClosedWal {
-            tmp: tmp.clone(),
+            tmp,
             stats: WriteStats::default(),
             done: false,
             recovered_edits,
+            unsynced: None,
         };
-        let (bw, stats) = w.finish().map_err(|e| e.in_file(&tmp))?;
+        let (bw, stats) = w.finish().map_err(|e| e.in_file(&closed.tmp))?;
         let f = bw
             .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            .map_err(|e| Error::io(&closed.tmp, e.into_error()))?;
         closed.stats = stats;
+        closed.unsynced = Some(f);
         Ok(closed)
     }
 }
@@ -553,7 +558,8 @@ impl Drop for WalFile {
     }
 }
 
-/// A finished, fsynced WAL still under its temporary name. Dropping it without
+/// A finished WAL still under its temporary name (fsynced by [`WalFile::close`], or by
+/// [`ClosedWal::sync`] after [`WalFile::finish`]). Dropping it without
 /// [`ClosedWal::rename_to`] or [`ClosedWal::keep`] removes the file.
 #[derive(Debug)]
 pub struct ClosedWal {
@@ -561,6 +567,8 @@ pub struct ClosedWal {
     stats: WriteStats,
     done: bool,
     recovered_edits: bool,
+    /// The open file until it is fsynced.
+    unsynced: Option<File>,
 }
 
 impl ClosedWal {
@@ -572,9 +580,25 @@ impl ClosedWal {
     pub fn temp_path(&self) -> &Path {
         &self.tmp
     }
+    /// fsync the file (once) and close it.
+    pub fn sync(&mut self) -> Result<()> {
+        if let Some(f) = &self.unsynced {
+            f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        }
+        self.unsynced = None;
+        Ok(())
+    }
     /// Rename into place (replacing `target`) and fsync the folder. The target must agree
     /// with the temporary path on the `recovered.edits` dictionary rule.
-    pub fn rename_to(mut self, target: &Path) -> Result<()> {
+    pub fn rename_to(self, target: &Path) -> Result<()> {
+        self.rename_without_dir_sync(target)?;
+        sync_dir(target)
+    }
+    /// [`ClosedWal::rename_to`] without the folder fsync, for renaming many files into one
+    /// folder: the caller must [`sync_dir`] the target's folder afterwards. The file itself
+    /// is fsynced before the rename if it was not yet.
+    pub fn rename_without_dir_sync(mut self, target: &Path) -> Result<()> {
+        self.sync()?;
         if is_recovered_edits_path(target) != self.recovered_edits {
             return Err(Error::usage(format!(
                 "{} and {} differ in whether they are recovered.edits paths (HBase sizes the dictionaries from the path)",
@@ -584,12 +608,13 @@ impl ClosedWal {
         }
         std::fs::rename(&self.tmp, target).map_err(|e| Error::io(&self.tmp, e))?;
         self.done = true;
-        sync_dir(target)
+        Ok(())
     }
-    /// Leave the file under its temporary name.
-    pub fn keep(mut self) -> PathBuf {
+    /// Leave the file under its temporary name (fsynced).
+    pub fn keep(mut self) -> Result<PathBuf> {
+        self.sync()?;
         self.done = true;
-        std::mem::take(&mut self.tmp)
+        Ok(std::mem::take(&mut self.tmp))
     }
     /// Remove the file.
     pub fn discard(mut self) -> Result<()> {
