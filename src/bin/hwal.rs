@@ -342,7 +342,7 @@ impl Filters {
 }
 
 /// Entries per batch handed from the reading thread to the rendering one.
-const DUMP_BATCH: usize = 256;
+const DUMP_BATCH: usize = 2048;
 
 fn dump(a: DumpArgs) -> io::Result<u8> {
     let f = match (|| -> Result<Filters, Error> {

@@ -203,6 +203,8 @@ pub fn entry_json(
     mut keep: impl FnMut(&Cell<'_>) -> bool,
 ) -> bool {
     let start = out.len();
+    // One reservation for the whole entry: the appends below then never grow the buffer.
+    out.reserve(256 + file_json.len() + e.cell_count() * 160);
     let k = &e.key;
     out.extend_from_slice(b"{\"file\":");
     out.extend_from_slice(file_json);
