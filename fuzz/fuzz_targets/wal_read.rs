@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
             }
             out.clear();
             pretty::entry_text(&mut out, e, show, |_| true);
-            pretty::entry_json(&mut out, "fuzz", e, show, |_| true);
+            pretty::entry_json(&mut out, b"\"fuzz\"", e, show, |_| true);
             n ^= out.len() as u64;
         }
         let s = r.summary();
