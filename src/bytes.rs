@@ -239,6 +239,30 @@ pub fn be_i64(b: &[u8], at: usize) -> Option<i64> {
     ))
 }
 
+/// Length of the common prefix of `a` and `b`, eight bytes at a time (keys of neighbouring
+/// cells share most of their bytes).
+#[inline]
+pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let mut i = 0;
+    while i + 8 <= n {
+        let d = word(a, i) ^ word(b, i);
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a.get(i) == b.get(i) {
+        i += 1;
+    }
+    i
+}
+
 /// Unsigned lexicographic comparison (`Bytes.compareTo`), eight bytes at a time: faster than
 /// a `memcmp` call for the short rows and qualifiers cells are made of.
 #[inline]

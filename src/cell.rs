@@ -276,6 +276,11 @@ impl<'a> Cell<'a> {
     }
 }
 
+/// True when serialized `tags` split into whole tags (what [`Cell::tags`] yields without error).
+pub fn tags_well_formed(tags: &[u8]) -> bool {
+    TagIter { rest: tags }.all(|t| t.is_ok())
+}
+
 /// Iterator over serialized tags; stops (yielding an error once) on a malformed tag.
 #[derive(Debug, Clone)]
 pub struct TagIter<'a> {

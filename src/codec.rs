@@ -379,6 +379,24 @@ pub const ZSTD_FRAMING_MAX_INPUT: usize = 262_144 - 1_024;
 /// zlib): MTIME 0, XFL 0, OS 255.
 pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
 
+thread_local! {
+    /// Per-thread compressor state, reused block after block (each costs an allocation and
+    /// zeroed tables to make; a zstd context far more).
+    static SNAPPY: std::cell::RefCell<SnappyEncoder> = std::cell::RefCell::new(SnappyEncoder(snap::raw::Encoder::new()));
+    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// snap's raw encoder with its error mapped to ours.
+struct SnappyEncoder(snap::raw::Encoder);
+
+impl SnappyEncoder {
+    fn compress(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        self.0
+            .compress(input, out)
+            .map_err(|e| Error::new(crate::error::ErrorKind::Io, "compression", e.to_string()))
+    }
+}
+
 /// Compress one block payload as HBase's codec streams frame it on disk, appending to `out`:
 /// GZ → one gzip member (HBase's header bytes, deflate level 6); SNAPPY/LZ4/ZSTD → Hadoop
 /// block framing (`rawLen:i32` then `compLen:i32 chunk` per input slice of at most the
@@ -410,15 +428,36 @@ pub fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(
                 .map_err(|_| fail(format!("payload of {} bytes is too large", input.len())))?;
             out.extend_from_slice(&raw.to_be_bytes());
             for piece in input.chunks(max) {
-                let c = match codec {
-                    Compression::Snappy => snap::raw::Encoder::new()
-                        .compress_vec(piece)
-                        .map_err(|e| fail(e.to_string()))?,
-                    Compression::Lz4 => lz4_flex::block::compress(piece),
-                    _ => zstd::bulk::compress(piece, 3).map_err(|e| fail(e.to_string()))?,
+                // Room for the piece's length, then its compressed bytes written in place.
+                let at = out.len();
+                let bound = match codec {
+                    Compression::Snappy => snap::raw::max_compress_len(piece.len()),
+                    Compression::Lz4 => lz4_flex::block::get_maximum_output_size(piece.len()),
+                    _ => zstd::zstd_safe::compress_bound(piece.len()),
                 };
-                out.extend_from_slice(&(c.len() as u32).to_be_bytes());
-                out.extend_from_slice(&c);
+                out.resize(at + 4 + bound, 0);
+                let room = out.get_mut(at + 4..).unwrap_or_default();
+                let n = match codec {
+                    Compression::Snappy => SNAPPY.with(|e| e.borrow_mut().compress(piece, room)),
+                    Compression::Lz4 => {
+                        lz4_flex::block::compress_into(piece, room).map_err(|e| fail(e.to_string()))
+                    }
+                    _ => ZSTD.with(|z| {
+                        let mut z = z.borrow_mut();
+                        let c = match z.as_mut() {
+                            Some(c) => c,
+                            None => z.insert(
+                                zstd::bulk::Compressor::new(3).map_err(|e| fail(e.to_string()))?,
+                            ),
+                        };
+                        c.compress_to_buffer(piece, room)
+                            .map_err(|e| fail(e.to_string()))
+                    }),
+                }?;
+                out.truncate(at + 4 + n);
+                if let Some(len) = out.get_mut(at..at + 4) {
+                    len.copy_from_slice(&(n as u32).to_be_bytes());
+                }
             }
         }
         other => {

@@ -124,18 +124,32 @@ impl BloomMeta {
     /// Chunk that would hold `key`, or None when it sorts before every chunk.
     pub fn chunk_for(&self, key: &[u8]) -> Option<usize> {
         let cells = self.keys_are_cells();
-        let n = self.chunks.partition_point(|e| {
-            let ord = if cells {
-                match (Key::parse(&e.key), Key::parse(key)) {
-                    (Ok(x), Ok(y)) => Order::Normal.compare(&x, &y),
-                    _ => e.key.as_slice().cmp(key),
-                }
-            } else {
-                crate::bytes::compare(&e.key, key)
-            };
-            ord != std::cmp::Ordering::Greater
-        });
+        let n = self
+            .chunks
+            .partition_point(|e| self.order(cells, &e.key, key) != std::cmp::Ordering::Greater);
         n.checked_sub(1)
+    }
+    /// True when chunk `i` is the one [`Self::chunk_for`] picks for `key`: two comparisons
+    /// instead of a search, for keys that arrive in order.
+    pub fn chunk_holds(&self, i: usize, key: &[u8]) -> bool {
+        let cells = self.keys_are_cells();
+        let starts_before = |j: usize| {
+            self.chunks
+                .get(j)
+                .is_some_and(|e| self.order(cells, &e.key, key) != std::cmp::Ordering::Greater)
+        };
+        starts_before(i) && !starts_before(i + 1)
+    }
+    /// A chunk's first key against `key` in this bloom's comparator.
+    fn order(&self, cells: bool, chunk_key: &[u8], key: &[u8]) -> std::cmp::Ordering {
+        if cells {
+            match (Key::parse(chunk_key), Key::parse(key)) {
+                (Ok(x), Ok(y)) => Order::Normal.compare(&x, &y),
+                _ => chunk_key.cmp(key),
+            }
+        } else {
+            crate::bytes::compare(chunk_key, key)
+        }
     }
     /// The simple class name HBase prints (`RawBytesComparator` for an empty name).
     pub fn comparator_simple_name(&self) -> &str {
@@ -226,14 +240,50 @@ pub fn probe_positions(
     key: &[u8],
     chunk_bytes: usize,
 ) -> Option<impl Iterator<Item = usize>> {
-    let h1 = hash(hash_type, key, 0)?;
-    let h2 = hash(hash_type, key, h1)?;
-    let m = Modulus::new((chunk_bytes as u64).saturating_mul(8));
-    Some((0..hash_count).filter_map(move |i| {
-        // Java: abs((long) (h1 + i * h2) % bits); |h| < 2^32 so the sign can go first.
-        let combined = h1.wrapping_add(i.wrapping_mul(h2));
-        m.of(u64::from(combined.unsigned_abs())).map(|v| v as usize)
-    }))
+    Probe::new(hash_type, hash_count, chunk_bytes).positions(key)
+}
+
+/// How keys map to bits in chunks of one size: the hash and its count plus the chunk's bit
+/// count prepared for division-free modulo. Build one per chunk, not per key: the 64-bit
+/// division it saves is the single slowest step of a probe.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    hash_type: i32,
+    hash_count: i32,
+    bits: Modulus,
+}
+
+impl Probe {
+    /// A probe for chunks of `chunk_bytes` bytes.
+    pub fn new(hash_type: i32, hash_count: i32, chunk_bytes: usize) -> Probe {
+        Probe {
+            hash_type,
+            hash_count,
+            bits: Modulus::new((chunk_bytes as u64).saturating_mul(8)),
+        }
+    }
+    /// Number of bits probed per key.
+    pub fn hash_count(&self) -> i32 {
+        self.hash_count
+    }
+    /// Bit positions probed for `key`; None for a hash type hbkit does not implement.
+    #[inline]
+    pub fn positions(&self, key: &[u8]) -> Option<impl Iterator<Item = usize>> {
+        let h1 = hash(self.hash_type, key, 0)?;
+        let h2 = hash(self.hash_type, key, h1)?;
+        let m = self.bits;
+        Some((0..self.hash_count).filter_map(move |i| {
+            // Java: abs((long) (h1 + i * h2) % bits); |h| < 2^32 so the sign can go first.
+            let combined = h1.wrapping_add(i.wrapping_mul(h2));
+            m.of(u64::from(combined.unsigned_abs())).map(|v| v as usize)
+        }))
+    }
+    /// True when every probe bit of `key` is set in `bits` (a chunk of this probe's size).
+    #[inline]
+    pub fn contains(&self, bits: &[u8], key: &[u8]) -> Option<bool> {
+        let mut it = self.positions(key)?;
+        Some(it.all(|p| bits.get(p >> 3).is_some_and(|b| b & (1 << (p & 7)) != 0)))
+    }
 }
 
 /// `x % d` for a fixed `d` without a division per call when `d` fits in 32 bits (Lemire's
@@ -267,8 +317,7 @@ impl Modulus {
 
 /// True when every probe bit of `key` is set in `bits`.
 pub fn chunk_contains(bits: &[u8], hash_type: i32, hash_count: i32, key: &[u8]) -> Option<bool> {
-    let mut it = probe_positions(hash_type, hash_count, key, bits.len())?;
-    Some(it.all(|p| bits.get(p >> 3).is_some_and(|b| b & (1 << (p & 7)) != 0)))
+    Probe::new(hash_type, hash_count, bits.len()).contains(bits, key)
 }
 
 /// The ROWCOL bloom key of a cell: its row and qualifier with an empty family, LATEST_TIMESTAMP

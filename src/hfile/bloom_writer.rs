@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use crate::bytes::write_vlong;
-use crate::hfile::bloom::{probe_positions, MURMUR_HASH};
+use crate::hfile::bloom::{Probe, MURMUR_HASH};
 
 /// `io.storefile.bloom.max.fold` default (`MAX_ALLOWED_FOLD_FACTOR`).
 pub const MAX_FOLD: u32 = 7;
@@ -45,14 +45,15 @@ pub fn chunk_params(byte_size_hint: usize, error_rate: f64, fold: u32) -> (usize
 #[derive(Debug)]
 struct Chunk {
     bits: Vec<u8>,
-    hash_count: i32,
+    /// Probe for `bits` at its unfolded size (keys are only added before folding).
+    probe: Probe,
     key_count: i64,
     max_keys: i64,
 }
 
 impl Chunk {
     fn add(&mut self, key: &[u8]) {
-        if let Some(it) = probe_positions(MURMUR_HASH, self.hash_count, key, self.bits.len()) {
+        if let Some(it) = self.probe.positions(key) {
             for p in it {
                 if let Some(b) = self.bits.get_mut(p >> 3) {
                     *b |= 1 << (p & 7);
@@ -171,7 +172,7 @@ impl BloomWriter {
         c.compact();
         self.total_max_keys += c.max_keys;
         self.total_byte_size += c.bits.len() as i64;
-        self.last_hash_count = c.hash_count;
+        self.last_hash_count = c.probe.hash_count();
         self.ready.push_back(Ready {
             first_key: self.first_key_in_chunk.take().unwrap_or_default(),
             bits: c.bits,
@@ -193,7 +194,7 @@ impl BloomWriter {
             };
             self.chunk = Some(Chunk {
                 bits: vec![0; byte_size],
-                hash_count,
+                probe: Probe::new(MURMUR_HASH, hash_count, byte_size),
                 key_count: 0,
                 max_keys,
             });

@@ -5,6 +5,7 @@
 //! dictionary compression), and keeps the two running sizes HBase's writer uses to decide
 //! where a block ends (`EncodingState.unencodedDataSizeWritten` / `encodedDataSizeWritten`).
 
+use crate::bytes::common_prefix;
 use crate::bytes::{vlong_size, write_pbvar, write_vlong};
 use crate::cell::Cell;
 use crate::dict::LruDict;
@@ -30,7 +31,10 @@ const FAST_SAME_VALUE: u8 = 1 << 6;
 #[derive(Debug, Default, Clone)]
 struct Prev {
     key: Vec<u8>,
-    value: Vec<u8>,
+    value_len: usize,
+    /// Where the block buffer holds the previous value's bytes (FAST_DIFF only, which
+    /// compares whole values): a range instead of a copy per cell.
+    value_at: std::ops::Range<usize>,
     row_len: usize,
 }
 
@@ -80,10 +84,6 @@ fn long_fits_in(v: i64) -> usize {
 fn put_long_le(out: &mut Vec<u8>, v: i64, n: usize) {
     let b = v.to_le_bytes();
     out.extend_from_slice(b.get(..n.min(8)).unwrap_or(&b));
-}
-
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// `PrivateCellUtil.findCommonPrefixInFlatKey(cur, prev, bypassFamilyCheck = true, withTsType)`.
@@ -283,6 +283,7 @@ impl BlockEncoder {
         let before = self.buf.len();
         let key = cell.key.raw();
         let base = 8 + key.len() + cell.value.len();
+        let mut value_at = 0..0;
         let unencoded = match self.encoding {
             Encoding::None | Encoding::PrefixTree => {
                 let s = self.write_none_cell(cell);
@@ -332,7 +333,7 @@ impl BlockEncoder {
                 s
             }
             Encoding::FastDiff => {
-                self.write_fast_diff(cell);
+                value_at = self.write_fast_diff(cell);
                 let s = base + self.after_cell(cell);
                 self.encoded += self.buf.len() - before;
                 s
@@ -344,8 +345,8 @@ impl BlockEncoder {
             let p = self.prev.get_or_insert_with(Prev::default);
             p.key.clear();
             p.key.extend_from_slice(key);
-            p.value.clear();
-            p.value.extend_from_slice(cell.value);
+            p.value_len = cell.value.len();
+            p.value_at = value_at;
             p.row_len = cell.key.row().len();
         }
     }
@@ -392,7 +393,7 @@ impl BlockEncoder {
                 if key.len() == p.key.len() {
                     flag |= DIFF_SAME_KEY_LENGTH;
                 }
-                if vlen == p.value.len() {
+                if vlen == p.value_len {
                     flag |= DIFF_SAME_VALUE_LENGTH;
                 }
                 if cell.key.type_code() == p.type_code() {
@@ -443,7 +444,8 @@ impl BlockEncoder {
         self.buf.extend_from_slice(cell.value);
     }
 
-    fn write_fast_diff(&mut self, cell: &Cell<'_>) {
+    /// FAST_DIFF one cell; returns where the buffer now holds this cell's value.
+    fn write_fast_diff(&mut self, cell: &Cell<'_>) -> std::ops::Range<usize> {
         let key = cell.key.raw();
         let vlen = cell.value.len();
         let Some(p) = &self.prev else {
@@ -452,15 +454,16 @@ impl BlockEncoder {
             put_cint(&mut self.buf, vlen);
             put_cint(&mut self.buf, 0);
             self.buf.extend_from_slice(key);
+            let at = self.buf.len();
             self.buf.extend_from_slice(cell.value);
-            return;
+            return at..at + vlen;
         };
         let common = flat_key_common(cell, p, false);
         let mut flag: u8 = 0;
         if key.len() == p.key.len() {
             flag |= FAST_SAME_KEY_LENGTH;
         }
-        if vlen == p.value.len() {
+        if vlen == p.value_len {
             flag |= FAST_SAME_VALUE_LENGTH;
         }
         if cell.key.type_code() == p.type_code() {
@@ -470,7 +473,9 @@ impl BlockEncoder {
         let prev_ts = p.timestamp().to_be_bytes();
         let ts_common = common_prefix(&cur_ts, &prev_ts).min(7);
         flag |= ts_common as u8;
-        let same_value = vlen == p.value.len() && cell.value == p.value.as_slice();
+        let prev_value = p.value_at.clone();
+        let same_value =
+            vlen == p.value_len && self.buf.get(prev_value.clone()) == Some(cell.value);
         if same_value {
             flag |= FAST_SAME_VALUE;
         }
@@ -488,9 +493,12 @@ impl BlockEncoder {
         if flag & FAST_SAME_TYPE == 0 {
             self.buf.push(cell.key.type_code());
         }
-        if flag & FAST_SAME_VALUE == 0 {
-            self.buf.extend_from_slice(cell.value);
+        if same_value {
+            return prev_value;
         }
+        let at = self.buf.len();
+        self.buf.extend_from_slice(cell.value);
+        at..at + vlen
     }
 
     /// Finish the block: fill the unencoded size (delta encodings) or append the row index
