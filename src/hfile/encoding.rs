@@ -147,6 +147,8 @@ pub struct BlockDecoder<'a> {
     prev_plain: Option<(usize, usize)>,
 }
 
+#[cold]
+#[inline(never)]
 fn bad(at: usize, m: impl Into<String>) -> Error {
     Error::corrupt("data block", m).at(at as u64)
 }
@@ -597,22 +599,25 @@ impl<'a> BlockDecoder<'a> {
                     .ok_or_else(|| bad(start, "common prefix beyond the row"))?;
                 let r = self.take(need, "row")?;
                 self.cur.extend_from_slice(sl(&self.data, r));
-                let fam = if fast {
+                // The family (with its length byte) from the previous cell (FAST_DIFF) or
+                // from the block's first cell (DIFF), copied without a temporary.
+                let fam_len = if fast {
                     let pfl = self.prev.get(2 + prev_row_len).copied().unwrap_or(0) as usize;
-                    self.prev
+                    let fam = self
+                        .prev
                         .get(2 + prev_row_len..3 + prev_row_len + pfl)
-                        .unwrap_or(&[])
-                        .to_vec()
+                        .unwrap_or(&[]);
+                    self.cur.extend_from_slice(fam);
+                    fam.len()
                 } else {
                     let (s, l) = self.block_family;
-                    let mut f = vec![l as u8];
-                    f.extend_from_slice(sl(&self.data, (s, s + l)));
-                    f
+                    self.cur.push(l as u8);
+                    self.cur.extend_from_slice(sl(&self.data, (s, s + l)));
+                    1 + l
                 };
-                if fam.is_empty() {
+                if fam_len == 0 {
                     return Err(bad(start, "no family to copy from the previous cell"));
                 }
-                self.cur.extend_from_slice(&fam);
                 let ql = kl.checked_sub(self.cur.len() + 9).ok_or_else(|| {
                     bad(
                         start,
