@@ -382,19 +382,8 @@ pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xf
 thread_local! {
     /// Per-thread compressor state, reused block after block (each costs an allocation and
     /// zeroed tables to make; a zstd context far more).
-    static SNAPPY: std::cell::RefCell<SnappyEncoder> = std::cell::RefCell::new(SnappyEncoder(snap::raw::Encoder::new()));
+    static SNAPPY: std::cell::RefCell<snap::raw::Encoder> = std::cell::RefCell::new(snap::raw::Encoder::new());
     static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// snap's raw encoder with its error mapped to ours.
-struct SnappyEncoder(snap::raw::Encoder);
-
-impl SnappyEncoder {
-    fn compress(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        self.0
-            .compress(input, out)
-            .map_err(|e| Error::new(crate::error::ErrorKind::Io, "compression", e.to_string()))
-    }
 }
 
 /// Compress one block payload as HBase's codec streams frame it on disk, appending to `out`:
@@ -438,7 +427,9 @@ pub fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(
                 out.resize(at + 4 + bound, 0);
                 let room = out.get_mut(at + 4..).unwrap_or_default();
                 let n = match codec {
-                    Compression::Snappy => SNAPPY.with(|e| e.borrow_mut().compress(piece, room)),
+                    Compression::Snappy => SNAPPY
+                        .with(|e| e.borrow_mut().compress(piece, room))
+                        .map_err(|e| fail(e.to_string())),
                     Compression::Lz4 => {
                         lz4_flex::block::compress_into(piece, room).map_err(|e| fail(e.to_string()))
                     }

@@ -72,6 +72,10 @@ pub struct BloomMeta {
     /// Chunk index.
     #[serde(skip)]
     pub chunks: Vec<IndexEntry>,
+    /// What [`BloomMeta::keys_are_cells`] answers, decided once from the comparator name
+    /// (chunk lookups ask it for every key).
+    #[serde(skip)]
+    cell_keys: bool,
 }
 
 impl BloomMeta {
@@ -102,6 +106,9 @@ impl BloomMeta {
         let at = c.pos();
         let (chunks, _) = index::parse_root(c.rest(), num_chunks as u32, false)
             .map_err(|e| e.rebase(at as u64))?;
+        let cell_keys = !(comparator.is_empty()
+            || comparator.contains("RawBytes")
+            || comparator.contains("ByteArray"));
         Ok(BloomMeta {
             version,
             total_byte_size,
@@ -112,37 +119,34 @@ impl BloomMeta {
             num_chunks,
             comparator,
             chunks,
+            cell_keys,
         })
     }
     /// True when chunk keys are KEYs compared with the cell comparator (ROWCOL), false for
     /// raw bytes.
     pub fn keys_are_cells(&self) -> bool {
-        !(self.comparator.is_empty()
-            || self.comparator.contains("RawBytes")
-            || self.comparator.contains("ByteArray"))
+        self.cell_keys
     }
     /// Chunk that would hold `key`, or None when it sorts before every chunk.
     pub fn chunk_for(&self, key: &[u8]) -> Option<usize> {
-        let cells = self.keys_are_cells();
         let n = self
             .chunks
-            .partition_point(|e| self.order(cells, &e.key, key) != std::cmp::Ordering::Greater);
+            .partition_point(|e| self.order(&e.key, key) != std::cmp::Ordering::Greater);
         n.checked_sub(1)
     }
     /// True when chunk `i` is the one [`Self::chunk_for`] picks for `key`: two comparisons
     /// instead of a search, for keys that arrive in order.
     pub fn chunk_holds(&self, i: usize, key: &[u8]) -> bool {
-        let cells = self.keys_are_cells();
         let starts_before = |j: usize| {
             self.chunks
                 .get(j)
-                .is_some_and(|e| self.order(cells, &e.key, key) != std::cmp::Ordering::Greater)
+                .is_some_and(|e| self.order(&e.key, key) != std::cmp::Ordering::Greater)
         };
         starts_before(i) && !starts_before(i + 1)
     }
     /// A chunk's first key against `key` in this bloom's comparator.
-    fn order(&self, cells: bool, chunk_key: &[u8], key: &[u8]) -> std::cmp::Ordering {
-        if cells {
+    fn order(&self, chunk_key: &[u8], key: &[u8]) -> std::cmp::Ordering {
+        if self.cell_keys {
             match (Key::parse(chunk_key), Key::parse(key)) {
                 (Ok(x), Ok(y)) => Order::Normal.compare(&x, &y),
                 _ => chunk_key.cmp(key),

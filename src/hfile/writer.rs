@@ -868,7 +868,12 @@ impl HFileWriter {
         }
         let ord = match &self.last_key {
             None => std::cmp::Ordering::Less,
-            Some(prev) => match quick_order(prev, key.raw(), key.row().len(), key.family().len()) {
+            Some(prev) => match crate::cell::order_by_first_difference(
+                prev,
+                key.raw(),
+                key.row().len(),
+                key.family().len(),
+            ) {
                 Some(o) => o,
                 None => Order::Normal.compare(&Key::parse(prev)?, key),
             },
@@ -1545,66 +1550,9 @@ pub fn midpoint(left: Option<&[u8]>, right: &[u8]) -> Vec<u8> {
     right.to_vec()
 }
 
-/// The order of two keys decided by the first byte where they differ, when that byte lies
-/// inside equally long rows or (same row and family) inside both qualifiers: most
-/// neighbouring cells. None leaves the case to the full comparator.
-#[inline]
-fn quick_order(
-    prev: &[u8],
-    key: &[u8],
-    row_len: usize,
-    fam_len: usize,
-) -> Option<std::cmp::Ordering> {
-    let cp = crate::bytes::common_prefix(prev, key);
-    let qs = 3 + row_len + fam_len;
-    let in_row = cp >= 2 && cp < 2 + row_len;
-    let in_qualifiers = cp >= qs && cp + 9 < prev.len().min(key.len());
-    if !(in_row || in_qualifiers) {
-        return None;
-    }
-    Some(prev.get(cp)?.cmp(key.get(cp)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quick_order_agrees_with_the_comparator() {
-        // Short keys over a tiny alphabet so that rows, families and qualifiers collide,
-        // share prefixes and differ in length.
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let word = |max: u64, next: &mut dyn FnMut(u64) -> u64| -> Vec<u8> {
-            let len = next(max + 1);
-            (0..len)
-                .map(|_| [0u8, 1, 0x7f, 0x80, 0xff][next(5) as usize])
-                .collect()
-        };
-        let mut keys = Vec::new();
-        for _ in 0..400 {
-            let (r, f, q) = (word(3, &mut next), word(1, &mut next), word(3, &mut next));
-            let (ts, t) = (next(3) as i64 - 1, [0u8, 4, 8, 14][next(4) as usize]);
-            keys.push(make_key(&r, &f, &q, ts, t));
-        }
-        let mut decided = 0;
-        for a in &keys {
-            for b in &keys {
-                let kb = Key::parse(b).unwrap();
-                if let Some(o) = quick_order(a, b, kb.row().len(), kb.family().len()) {
-                    decided += 1;
-                    let full = Order::Normal.compare(&Key::parse(a).unwrap(), &kb);
-                    assert_eq!(o, full, "{a:?} vs {b:?}");
-                }
-            }
-        }
-        assert!(decided > 10_000, "only {decided} pairs took the quick path");
-    }
 
     #[test]
     fn midpoints() {
