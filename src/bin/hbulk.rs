@@ -375,9 +375,10 @@ fn print_build(r: &BuildReport) {
     );
     let mb = r.input_bytes as f64 / 1e6;
     println!(
-        "time:             parse {:.2}s, write {:.2}s ({:.1} MB/s overall)",
+        "time:             parse {:.2}s, write {:.2}s (sort {:.2}s) ({:.1} MB/s overall)",
         r.parse_seconds,
         r.write_seconds,
+        r.sort_seconds,
         mb / (r.parse_seconds + r.write_seconds).max(1e-9)
     );
 }

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::bulk::input::{encode_record, open_input, Records};
 use crate::bulk::regions::{splits_from_sample, Regions};
-use crate::bulk::sort::{merge, Chunk, Rec};
+use crate::bulk::sort::{merge, Chunk, Entry, Rec};
 use crate::bulk::spec::{BadReason, ColumnSpec, Mapping, RowKeySpec};
 use crate::bulk::{new_file_name, now_ms, remove_dir_quietly};
 use crate::cell::{Cell, Key, KeyType};
@@ -132,7 +132,9 @@ pub struct BuildReport {
     pub files: Vec<FileReport>,
     /// Seconds spent reading and parsing.
     pub parse_seconds: f64,
-    /// Seconds spent merging and writing.
+    /// Seconds spent sorting the last in-memory chunk (part of `write_seconds`).
+    pub sort_seconds: f64,
+    /// Seconds spent sorting, merging, writing and verifying.
     pub write_seconds: f64,
 }
 
@@ -151,6 +153,7 @@ struct Batch {
 #[derive(Default)]
 struct Converted {
     bytes: Vec<u8>,
+    entries: Vec<Entry>,
     cells: u64,
     bad: Vec<(usize, u64, BadReason, csv::ByteRecord)>,
     other_shard: u64,
@@ -162,6 +165,8 @@ struct Converted {
 struct Ctx<'a> {
     mapping: &'a Mapping,
     fam_index: Vec<usize>,
+    /// Each column's family rank in the sort chunk and qualifier rank in its family.
+    fam_rank: Vec<(u16, u16)>,
     timestamp: i64,
     skip_empty: bool,
     regions: Option<&'a Regions>,
@@ -195,7 +200,13 @@ fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Conver
         if ctx.sample_stride > 0 && seq % ctx.sample_stride == 0 {
             c.sample.push(row.clone());
         }
-        for (col, &fi) in ctx.mapping.columns.iter().zip(&ctx.fam_index) {
+        for ((col, &fi), &rank) in ctx
+            .mapping
+            .columns
+            .iter()
+            .zip(&ctx.fam_index)
+            .zip(&ctx.fam_rank)
+        {
             let Some(value) = rec.get(col.field) else {
                 continue;
             };
@@ -204,6 +215,8 @@ fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Conver
             }
             let klen = 2 + row.len() + 1 + col.family.len() + col.qualifier.len() + 9;
             let b = &mut c.bytes;
+            c.entries
+                .push(Entry::new(rank.0, &row, Some(rank.1), b.len()));
             b.extend_from_slice(&(klen as u32).to_le_bytes());
             b.extend_from_slice(&(value.len() as u32).to_le_bytes());
             b.extend_from_slice(&seq.to_le_bytes());
@@ -674,6 +687,25 @@ fn build_inner(
     // Leave room for batches in flight, conversion buffers and the writers.
     let chunk_limit = (memory / 8 * 5).max(1 << 16);
     let mut chunk = Chunk::new(chunk_limit, &families);
+    let fam_rank: Vec<(u16, u16)> = mapping
+        .columns
+        .iter()
+        .map(|c| {
+            let mut quals: Vec<&[u8]> = mapping
+                .columns
+                .iter()
+                .filter(|o| o.family == c.family)
+                .map(|o| o.qualifier.as_slice())
+                .collect();
+            quals.sort_unstable();
+            quals.dedup();
+            let q = quals.partition_point(|q| *q < c.qualifier.as_slice());
+            (
+                chunk.family_rank(&c.family),
+                q.min(u16::MAX as usize - 1) as u16,
+            )
+        })
+        .collect();
     let mut runs: Vec<PathBuf> = Vec::new();
     let mut tally: BTreeMap<(usize, usize), u64> = BTreeMap::new();
     let pbar = bar(opts.progress, total_in, "parse");
@@ -691,6 +723,7 @@ fn build_inner(
         let ctx = Ctx {
             mapping: &mapping,
             fam_index: fam_index.clone(),
+            fam_rank: fam_rank.clone(),
             timestamp: opts.timestamp,
             skip_empty: opts.skip_empty,
             regions: fixed.as_ref(),
@@ -732,7 +765,7 @@ fn build_inner(
                 report.spilled_bytes += chunk.spill(&path)?;
                 runs.push(path);
             }
-            chunk.extend(&p.bytes);
+            chunk.extend_entries(&p.bytes, &p.entries);
         }
         bad.sort_by_key(|(i, l, _, _)| (*i, *l));
         for (i, line, reason, rec) in bad {
@@ -841,6 +874,7 @@ fn build_inner(
     let t1 = Instant::now();
     report.parse_seconds = t1.duration_since(t0).as_secs_f64();
     chunk.sort();
+    report.sort_seconds = t1.elapsed().as_secs_f64();
     let wbar = bar(opts.progress, None, "write");
     let (ptx, prx) = mpsc::sync_channel::<Pending>(4);
     let verifier = std::thread::spawn(move || -> Result<Vec<FileReport>> {

@@ -83,13 +83,163 @@ pub fn cmp_recs(a: &Rec<'_>, b: &Rec<'_>) -> Ordering {
     cmp_keys(a.key, b.key).then_with(|| b.seq.cmp(&a.seq))
 }
 
-/// A record's place in the arena with a cached sort prefix: the family's rank and the
-/// first 16 row bytes (zero padded, big-endian), so most comparisons touch no arena memory.
+/// A record's place in the arena with a cached sort key, so most comparisons touch no arena
+/// memory: the family's rank, the first 16 row bytes (zero padded, big-endian) and, for rows
+/// of at most 16 bytes, the row's length and the qualifier's rank — which then decide the
+/// order of all but identical cells. Made where the record is encoded ([`Entry::new`]) and
+/// handed to [`Chunk::extend_entries`].
 #[derive(Debug, Clone, Copy)]
-struct Entry {
-    fam: u16,
+pub struct Entry {
     prefix: u128,
     off: usize,
+    fam: u16,
+    /// Rank of the qualifier among the family's known qualifiers (`u16::MAX`: not known).
+    qual: u16,
+    /// Row length, or [`LONG_ROW`] when the prefix does not hold the whole row.
+    row_len: u8,
+}
+
+/// [`Entry::row_len`] of a row longer than the prefix.
+const LONG_ROW: u8 = u8::MAX;
+
+impl Entry {
+    /// The entry of a record at `off` in its batch, of family rank `fam`
+    /// ([`Chunk::family_rank`]), row `row` and qualifier rank `qual` (its place among the
+    /// family's qualifiers in byte order, when all of them are known).
+    pub fn new(fam: u16, row: &[u8], qual: Option<u16>, off: usize) -> Entry {
+        let mut p = [0u8; 16];
+        for (d, s) in p.iter_mut().zip(row) {
+            *d = *s;
+        }
+        Entry {
+            prefix: u128::from_be_bytes(p),
+            off,
+            fam,
+            qual: qual.unwrap_or(u16::MAX),
+            row_len: if row.len() <= 16 {
+                row.len() as u8
+            } else {
+                LONG_ROW
+            },
+        }
+    }
+
+    /// Order by the cached key alone where it decides; None when the cells must be compared.
+    /// Equal family rank and prefix, both rows held whole: the row length orders different
+    /// rows (the shorter is a prefix of the longer), then the qualifier rank.
+    fn quick_cmp(&self, o: &Entry) -> Option<Ordering> {
+        let c = self.fam.cmp(&o.fam).then(self.prefix.cmp(&o.prefix));
+        if c != Ordering::Equal {
+            return Some(c);
+        }
+        if self.row_len == LONG_ROW || o.row_len == LONG_ROW {
+            return None;
+        }
+        let c = self.row_len.cmp(&o.row_len);
+        if c != Ordering::Equal {
+            return Some(c);
+        }
+        if self.qual == u16::MAX || o.qual == u16::MAX || self.qual == o.qual {
+            return None;
+        }
+        Some(self.qual.cmp(&o.qual))
+    }
+}
+
+/// Bytes of an [`Entry`]'s radix key: family rank (2) and row prefix (16), big-endian.
+const RADIX_BYTES: usize = 18;
+
+/// Byte `depth` of `e`'s radix key.
+fn digit(e: &Entry, depth: usize) -> usize {
+    if depth < 2 {
+        usize::from(e.fam.to_be_bytes().get(depth).copied().unwrap_or(0))
+    } else {
+        ((e.prefix >> (8 * (RADIX_BYTES - 1 - depth))) & 0xff) as usize
+    }
+}
+
+/// Below this many entries a bucket is finished by comparison sort.
+const RADIX_SMALL: usize = 48;
+
+/// Buckets bigger than this are sorted on several threads.
+const RADIX_PARALLEL: usize = 1 << 15;
+
+/// In-place MSD radix sort (American flag sort) of `v` from key byte `depth` on, equal to
+/// sorting by (family rank, row prefix, `full`). Buckets whose radix key is used up, and small
+/// ones, are finished with `full`; bytes all entries share are skipped without moving them.
+#[allow(clippy::indexing_slicing)] // indices are counts over `v` itself, not input bytes
+fn radix_sort<F>(v: &mut [Entry], mut depth: usize, full: &F)
+where
+    F: Fn(&Entry, &Entry) -> Ordering + Sync,
+{
+    let tie = |a: &Entry, b: &Entry| a.quick_cmp(b).unwrap_or_else(|| full(a, b));
+    if v.len() > RADIX_SMALL {
+        // Skip the key bytes every entry shares, found in one pass.
+        let (f0, p0) = v.first().map_or((0, 0), |e| (e.fam, e.prefix));
+        let (df, dp) = v.iter().fold((0u16, 0u128), |(df, dp), e| {
+            (df | (e.fam ^ f0), dp | (e.prefix ^ p0))
+        });
+        let first_diff = if df != 0 {
+            df.leading_zeros() as usize / 8
+        } else if dp != 0 {
+            2 + dp.leading_zeros() as usize / 8
+        } else {
+            RADIX_BYTES
+        };
+        depth = depth.max(first_diff);
+    }
+    if v.len() <= RADIX_SMALL || depth >= RADIX_BYTES {
+        v.sort_unstable_by(tie);
+        return;
+    }
+    let mut counts = [0usize; 256];
+    for e in v.iter() {
+        counts[digit(e, depth)] += 1;
+    }
+    let mut ends = [0usize; 256];
+    let mut sum = 0;
+    for (end, c) in ends.iter_mut().zip(counts) {
+        sum += c;
+        *end = sum;
+    }
+    // Permute in place: `next[b]` is the first slot of bucket b not yet holding its own.
+    let mut next = [0usize; 256];
+    next[1..].copy_from_slice(&ends[..255]);
+    for b in 0..256 {
+        while next[b] < ends[b] {
+            let mut e = v[next[b]];
+            loop {
+                let d = digit(&e, depth);
+                if d == b {
+                    break;
+                }
+                std::mem::swap(&mut e, &mut v[next[d]]);
+                next[d] += 1;
+            }
+            v[next[b]] = e;
+            next[b] += 1;
+        }
+    }
+    let mut buckets = Vec::with_capacity(256);
+    let mut rest = v;
+    let mut start = 0;
+    for end in ends {
+        let (b, r) = rest.split_at_mut(end - start);
+        if b.len() > 1 {
+            buckets.push(b);
+        }
+        rest = r;
+        start = end;
+    }
+    if start > RADIX_PARALLEL {
+        buckets
+            .into_par_iter()
+            .for_each(|b| radix_sort(b, depth + 1, full));
+    } else {
+        for b in buckets {
+            radix_sort(b, depth + 1, full);
+        }
+    }
 }
 
 /// Records in memory.
@@ -117,22 +267,12 @@ impl Chunk {
         }
     }
 
-    fn entry(&self, key: &[u8], off: usize) -> Entry {
-        let (fam, prefix) = match Key::parse(key) {
-            Ok(k) => {
-                let fam = self
-                    .families
-                    .binary_search_by(|f| f.as_slice().cmp(k.family()))
-                    .map_or(u16::MAX, |i| i.min(u16::MAX as usize - 1) as u16);
-                let mut p = [0u8; 16];
-                for (d, s) in p.iter_mut().zip(k.row()) {
-                    *d = *s;
-                }
-                (fam, u128::from_be_bytes(p))
-            }
-            Err(_) => (u16::MAX, 0),
-        };
-        Entry { fam, prefix, off }
+    /// The sort rank of `family`: its place among the chunk's families (`u16::MAX` when
+    /// it is not one of them).
+    pub fn family_rank(&self, family: &[u8]) -> u16 {
+        self.families
+            .binary_search_by(|f| f.as_slice().cmp(family))
+            .map_or(u16::MAX, |i| i.min(u16::MAX as usize - 1) as u16)
     }
 
     /// Bytes in use.
@@ -159,33 +299,43 @@ impl Chunk {
 
     /// Append the records encoded back to back in `batch`.
     pub fn extend(&mut self, batch: &[u8]) {
-        let base = self.arena.len();
+        let mut entries = Vec::new();
         let mut at = 0;
         while let Some((r, n)) = batch.get(at..).and_then(rec_at) {
-            let e = self.entry(r.key, base + at);
-            self.offsets.push(e);
+            entries.push(match Key::parse(r.key) {
+                Ok(k) => Entry::new(self.family_rank(k.family()), k.row(), None, at),
+                Err(_) => Entry::new(u16::MAX, &[], None, at),
+            });
             at += n;
         }
-        self.arena.extend_from_slice(batch.get(..at).unwrap_or(&[]));
+        self.extend_entries(batch.get(..at).unwrap_or(&[]), &entries);
     }
 
-    /// Sort the records (in parallel).
+    /// Append the records of `batch` whose entries (offsets within `batch`) are `entries`.
+    pub fn extend_entries(&mut self, batch: &[u8], entries: &[Entry]) {
+        let base = self.arena.len();
+        self.offsets.extend(entries.iter().map(|e| Entry {
+            off: e.off + base,
+            ..*e
+        }));
+        self.arena.extend_from_slice(batch);
+    }
+
+    /// Sort the records (in parallel): an in-place radix sort on the cached (family rank,
+    /// row prefix) bytes, the full cell comparison only where those tie.
     pub fn sort(&mut self) {
         let arena = &self.arena;
         let get = |o: usize| arena.get(o..).and_then(rec_at).map(|(r, _)| r);
-        self.offsets.par_sort_unstable_by(|a, b| {
-            // Known families sort by rank; the row prefix decides unless equal.
-            if a.fam != u16::MAX && b.fam != u16::MAX {
-                let c = a.fam.cmp(&b.fam).then(a.prefix.cmp(&b.prefix));
-                if c != Ordering::Equal {
-                    return c;
-                }
-            }
-            match (get(a.off), get(b.off)) {
-                (Some(x), Some(y)) => cmp_recs(&x, &y),
-                _ => a.off.cmp(&b.off),
-            }
-        });
+        let full = |a: &Entry, b: &Entry| match (get(a.off), get(b.off)) {
+            (Some(x), Some(y)) => cmp_recs(&x, &y),
+            _ => a.off.cmp(&b.off),
+        };
+        if self.offsets.iter().any(|e| e.fam == u16::MAX) {
+            // A family outside the known set has no rank: compare everything in full.
+            self.offsets.par_sort_unstable_by(full);
+            return;
+        }
+        radix_sort(&mut self.offsets, 0, &full);
     }
 
     /// Ranges of the sorted records that go to one (family, region) each, in order: the
@@ -457,6 +607,52 @@ mod tests {
             want.insert(r, i);
         }
         assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    }
+
+    /// The radix sort puts records in exactly the comparator's order: rows shorter and longer
+    /// than the cached prefix, rows differing only in zero padding, shared prefixes, several
+    /// families, qualifier ranks known or not, duplicate keys (sequence decides), enough
+    /// records for the parallel path.
+    #[test]
+    fn radix_sort_equals_comparison_sort() {
+        let fams = [b"a".to_vec(), b"bb".to_vec()];
+        let mut c = Chunk::new(1 << 28, &fams);
+        let mut b = Vec::new();
+        let mut entries = Vec::new();
+        let mut x = 99u64;
+        for i in 0..200_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut row = match (x >> 60) % 4 {
+                0 => format!("user{:012}", (x >> 20) % 5000).into_bytes(),
+                1 => format!("a-long-shared-row-prefix-{}", (x >> 20) % 300).into_bytes(),
+                2 => vec![b'a'; ((x >> 20) % 20) as usize],
+                _ => ((x >> 8) as u32 % 700).to_be_bytes().to_vec(),
+            };
+            if (x >> 40) % 7 == 0 {
+                row.push(0);
+            }
+            let fam = &fams[((x >> 30) % 2) as usize];
+            let q = (x >> 33) % 3;
+            let k = make_key(
+                &row,
+                fam,
+                format!("q{q}").as_bytes(),
+                ((x >> 45) % 3) as i64,
+                4,
+            );
+            // Half the entries know their qualifier's rank, as the build's do.
+            let qual = ((x >> 50) % 2 == 0).then_some(q as u16);
+            entries.push(Entry::new(c.family_rank(fam), &row, qual, b.len()));
+            push_rec(&mut b, &k, b"v", i);
+        }
+        c.extend_entries(&b, &entries);
+        let mut want: Vec<(Vec<u8>, u64)> = c.iter().map(|r| (r.key.to_vec(), r.seq)).collect();
+        want.sort_by(|a, b| cmp_keys(&a.0, &b.0).then(b.1.cmp(&a.1)));
+        c.sort();
+        let got: Vec<(Vec<u8>, u64)> = c.iter().map(|r| (r.key.to_vec(), r.seq)).collect();
+        assert!(got == want, "radix order differs from the comparator's");
     }
 
     /// `groups` (binary search) equals a record-by-record scan of (family, region), with
