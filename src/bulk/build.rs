@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::bulk::input::{encode_record, open_input, Records};
+use crate::bulk::input::{encode_record, open_input, BlockRecords, Blocks};
 use crate::bulk::regions::{splits_from_sample, Regions};
 use crate::bulk::sort::{merge, Chunk, Entry, Rec};
 use crate::bulk::spec::{BadReason, ColumnSpec, Mapping, RowKeySpec};
@@ -138,20 +138,34 @@ pub struct BuildReport {
     pub write_seconds: f64,
 }
 
-/// A record as read: (input index, line, seq, fields).
-type Rec4 = (usize, u64, u64, csv::ByteRecord);
-
-/// A batch of records read from the input.
-struct Batch {
-    /// (input index, line, seq, record)
-    recs: Vec<Rec4>,
-    /// Malformed records: (input index, line, message).
-    malformed: Vec<(usize, u64, String)>,
+/// A run of whole records of one input, cut at a record boundary by the reader thread so
+/// that blocks parse independently.
+struct Block {
+    /// Input index.
+    input: usize,
+    /// Newlines of the input before the block.
+    lines: u64,
+    /// Block number over all inputs: record sequence numbers are `number << 32 | index`, in
+    /// input order.
+    number: u64,
+    /// The block begins its input (whose first record is the header under `--header`).
+    first: bool,
+    data: Vec<u8>,
 }
 
-/// The result of converting part of a batch.
+/// Bytes of input per block: a small share of `--memory` (blocks in flight and their
+/// converted cells count against it), at most 1 MiB.
+fn block_bytes(memory: usize) -> usize {
+    (memory / 64).clamp(4 << 10, 1 << 20)
+}
+
+/// The result of parsing and converting one block.
 #[derive(Default)]
 struct Converted {
+    /// Records read (including bad ones, excluding a header).
+    records: u64,
+    /// Malformed records: (input index, line, message).
+    malformed: Vec<(usize, u64, String)>,
     bytes: Vec<u8>,
     entries: Vec<Entry>,
     cells: u64,
@@ -163,6 +177,9 @@ struct Converted {
 }
 
 struct Ctx<'a> {
+    separator: &'a [u8],
+    quoting: bool,
+    header: bool,
     mapping: &'a Mapping,
     fam_index: Vec<usize>,
     /// Each column's family rank in the sort chunk and qualifier rank in its family.
@@ -174,19 +191,40 @@ struct Ctx<'a> {
     sample_stride: u64,
 }
 
-fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Converted {
+/// Parse the records of `block` and encode their cells as sort records.
+fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
     let mut c = Converted::default();
     let mut row = Vec::new();
-    for (input, line, seq, rec) in recs {
+    let mut rec = csv::ByteRecord::with_capacity(256, 16);
+    let mut records = BlockRecords::new(&block.data, block.lines, ctx.separator, ctx.quoting);
+    let mut index = 0u64;
+    let mut skip_header = block.first && ctx.header;
+    loop {
+        match records.read(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err((line, msg)) => {
+                c.malformed.push((block.input, line, msg));
+                c.records += 1;
+                continue;
+            }
+        }
+        if std::mem::take(&mut skip_header) {
+            continue;
+        }
+        let seq = block.number << 32 | index;
+        index += 1;
+        c.records += 1;
         let r = (|| {
             ctx.mapping.check_count(rec.len())?;
-            ctx.mapping.row_key(rec, &mut row)?;
-            ctx.mapping.timestamp(rec, ctx.timestamp)
+            ctx.mapping.row_key(&rec, &mut row)?;
+            ctx.mapping.timestamp(&rec, ctx.timestamp)
         })();
         let ts = match r {
             Ok(ts) => ts,
             Err(reason) => {
-                c.bad.push((*input, *line, reason, rec.clone()));
+                c.bad
+                    .push((block.input, records.line(), reason, rec.clone()));
                 continue;
             }
         };
@@ -197,7 +235,7 @@ fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Conver
                 continue;
             }
         }
-        if ctx.sample_stride > 0 && seq % ctx.sample_stride == 0 {
+        if ctx.sample_stride > 0 && index % ctx.sample_stride == 0 {
             c.sample.push(row.clone());
         }
         for ((col, &fi), &rank) in ctx
@@ -235,33 +273,19 @@ fn convert(ctx: &Ctx<'_>, recs: &[(usize, u64, u64, csv::ByteRecord)]) -> Conver
     c
 }
 
-/// The reader thread's channels: batches out, the header row out, used batches back.
-struct ReaderChannels {
-    tx: mpsc::SyncSender<Result<Batch>>,
-    header_tx: mpsc::SyncSender<Option<csv::ByteRecord>>,
-    recycle: mpsc::Receiver<Vec<Rec4>>,
-}
-
-/// Read all inputs in a thread, sending batches of records.
+/// Read all inputs in a thread, cutting them into [`Block`]s at record boundaries. Spent
+/// block buffers come back on `recycle` to be filled again.
 fn spawn_reader(
     inputs: Vec<PathBuf>,
     sep: Vec<u8>,
     quoting: bool,
-    header: bool,
     count: Arc<AtomicU64>,
-    ch: ReaderChannels,
+    block: usize,
+    tx: mpsc::SyncSender<Result<Block>>,
+    recycle: mpsc::Receiver<Vec<u8>>,
 ) -> std::thread::JoinHandle<()> {
-    let ReaderChannels {
-        tx,
-        header_tx,
-        recycle,
-    } = ch;
     std::thread::spawn(move || {
-        let mut seq = 0u64;
-        // Records come back from the converter to be read into again: no allocation per line.
-        let mut pool: Vec<csv::ByteRecord> = Vec::new();
-        let mut header_sent = false;
-        let mut header_tx = Some(header_tx);
+        let mut number = 0u64;
         for (idx, path) in inputs.iter().enumerate() {
             let input = match open_input(path, count.clone()) {
                 Ok(i) => i,
@@ -270,64 +294,33 @@ fn spawn_reader(
                     return;
                 }
             };
-            let mut records = Records::new(input, &sep, quoting);
-            let mut batch = Batch {
-                recs: Vec::new(),
-                malformed: Vec::new(),
-            };
-            let mut bytes = 0usize;
+            let mut blocks = Blocks::new(input, &sep, quoting, block);
             let mut first = true;
             loop {
-                if pool.is_empty() {
-                    while let Ok(v) = recycle.try_recv() {
-                        pool.extend(v.into_iter().map(|r| r.3));
-                    }
-                }
-                let mut rec = pool
-                    .pop()
-                    .unwrap_or_else(|| csv::ByteRecord::with_capacity(256, 16));
-                match records.read(&mut rec) {
+                let spare = recycle
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(2 * block));
+                let (data, lines) = match blocks.next_block(spare) {
+                    Ok(Some(b)) => b,
                     Ok(None) => break,
-                    Ok(Some(line)) => {
-                        if first && header {
-                            first = false;
-                            if !header_sent {
-                                header_sent = true;
-                                if let Some(h) = header_tx.take() {
-                                    let _ = h.send(Some(rec));
-                                }
-                            }
-                            continue;
-                        }
-                        first = false;
-                        bytes += rec.as_slice().len() + 16 * rec.len() + 64;
-                        batch.recs.push((idx, line, seq, rec));
-                        seq += 1;
-                    }
-                    Err((line, msg)) => batch.malformed.push((idx, line, msg)),
-                }
-                if bytes >= 4 << 20 || batch.recs.len() >= 65536 {
-                    bytes = 0;
-                    let full = std::mem::replace(
-                        &mut batch,
-                        Batch {
-                            recs: Vec::new(),
-                            malformed: Vec::new(),
-                        },
-                    );
-                    if tx.send(Ok(full)).is_err() {
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::io(path, e)));
                         return;
                     }
+                };
+                let block = Block {
+                    input: idx,
+                    lines,
+                    number,
+                    first,
+                    data,
+                };
+                if tx.send(Ok(block)).is_err() {
+                    return;
                 }
+                number += 1;
+                first = false;
             }
-            if (!batch.recs.is_empty() || !batch.malformed.is_empty())
-                && tx.send(Ok(batch)).is_err()
-            {
-                return;
-            }
-        }
-        if let Some(h) = header_tx.take() {
-            let _ = h.send(None);
         }
     })
 }
@@ -593,34 +586,42 @@ fn build_inner(
         })
         .sum();
     let count = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::sync_channel::<Result<Batch>>(2);
-    let (htx, hrx) = mpsc::sync_channel(1);
+    let (tx, rx) = mpsc::sync_channel::<Result<Block>>(8);
     let (recycle_tx, recycle_rx) = mpsc::channel();
     let reader = spawn_reader(
         opts.inputs.clone(),
         opts.separator.clone(),
         opts.quoting,
-        opts.header,
         count.clone(),
-        ReaderChannels {
-            tx,
-            header_tx: htx,
-            recycle: recycle_rx,
-        },
+        block_bytes(opts.memory),
+        tx,
+        recycle_rx,
     );
+    // The header is the first well-formed record of the first block; that block is then
+    // converted like any other (each input's first record skipped).
+    let mut held: Option<Block> = None;
     let header: Option<Vec<Vec<u8>>> = if opts.header {
-        match hrx.recv() {
-            Ok(Some(h)) => Some(h.iter().map(<[u8]>::to_vec).collect()),
-            _ => None,
+        match rx.recv() {
+            Ok(Ok(b)) => {
+                let mut r = BlockRecords::new(&b.data, b.lines, &opts.separator, opts.quoting);
+                let mut rec = csv::ByteRecord::new();
+                let h = loop {
+                    match r.read(&mut rec) {
+                        Ok(true) => break Some(rec.iter().map(<[u8]>::to_vec).collect()),
+                        Ok(false) => break None,
+                        Err(_) => {}
+                    }
+                };
+                held = Some(b);
+                h
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => None,
         }
     } else {
         None
     };
     if opts.header && header.is_none() {
-        // Either no input at all or a read error; the error arrives on the batch channel.
-        if let Ok(Err(e)) = rx.recv() {
-            return Err(e);
-        }
         return Err(Error::usage("--header: the input is empty"));
     }
     let spec = match &opts.columns {
@@ -711,16 +712,29 @@ fn build_inner(
     let pbar = bar(opts.progress, total_in, "parse");
     let mut first_err: Option<Error> = None;
     let mut line_buf = Vec::new();
-    for batch in rx.iter() {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                first_err = Some(e);
-                break;
+    let threads = rayon::current_num_threads().max(1);
+    loop {
+        // Take a block per core (waiting for them), and more if they are ready.
+        let mut blocks: Vec<Block> = held.take().into_iter().collect();
+        while blocks.len() < 2 * threads && first_err.is_none() {
+            let next = if blocks.len() < threads {
+                rx.recv().ok()
+            } else {
+                rx.try_recv().ok()
+            };
+            match next {
+                Some(Ok(b)) => blocks.push(b),
+                Some(Err(e)) => first_err = Some(e),
+                None => break,
             }
-        };
-        report.records += batch.recs.len() as u64;
+        }
+        if blocks.is_empty() || first_err.is_some() {
+            break;
+        }
         let ctx = Ctx {
+            separator: &opts.separator,
+            quoting: opts.quoting,
+            header: opts.header,
             mapping: &mapping,
             fam_index: fam_index.clone(),
             fam_rank: fam_rank.clone(),
@@ -730,14 +744,18 @@ fn build_inner(
             shard: opts.shard,
             sample_stride: stride,
         };
-        let Batch { recs, malformed } = batch;
-        let parts: Vec<Converted> = recs.par_chunks(2048).map(|c| convert(&ctx, c)).collect();
-        let _ = recycle_tx.send(recs);
-        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = malformed
-            .into_iter()
-            .map(|(i, l, m)| (i, l, m, None))
-            .collect();
+        let parts: Vec<Converted> = blocks.par_iter().map(|b| convert(&ctx, b)).collect();
+        for b in blocks {
+            let _ = recycle_tx.send(b.data);
+        }
+        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = Vec::new();
         for mut p in parts {
+            report.records += p.records;
+            bad.extend(
+                std::mem::take(&mut p.malformed)
+                    .into_iter()
+                    .map(|(i, l, m)| (i, l, m, None)),
+            );
             report.cells_parsed += p.cells;
             report.other_shard_records += p.other_shard;
             for (k, v) in std::mem::take(&mut p.tally) {
@@ -765,7 +783,7 @@ fn build_inner(
                 report.spilled_bytes += chunk.spill(&path)?;
                 runs.push(path);
             }
-            chunk.extend_entries(&p.bytes, &p.entries);
+            chunk.extend_entries(std::mem::take(&mut p.bytes), &p.entries)?;
         }
         bad.sort_by_key(|(i, l, _, _)| (*i, *l));
         for (i, line, reason, rec) in bad {

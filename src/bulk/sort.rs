@@ -1,7 +1,7 @@
 //! External merge sort of cells with bounded memory.
 //!
 //! A cell record is `klen:u32le vlen:u32le seq:u64le KEY VALUE` (KEY in HBase's KeyValue key
-//! layout). Records collect in a [`Chunk`] (one arena plus offsets); when the chunk is full
+//! layout). Records collect in a [`Chunk`] (batches as encoded plus offsets); when the chunk is full
 //! it is sorted in parallel and written to a *run* file — the same records back to back,
 //! deduplicated — in the spill directory. [`merge`] streams the runs and the last chunk in
 //! order through a k-way heap merge.
@@ -242,10 +242,27 @@ where
     }
 }
 
+/// An [`Entry`]'s offset holds its batch's index above this bit and the offset in the batch
+/// below it.
+const BATCH_SHIFT: u32 = 32;
+const BATCH_MASK: usize = (1 << BATCH_SHIFT) - 1;
+
+/// The record `e` points at in `batches`.
+fn record_in<'a>(batches: &'a [Vec<u8>], e: &Entry) -> Option<Rec<'a>> {
+    batches
+        .get(e.off >> BATCH_SHIFT)?
+        .get(e.off & BATCH_MASK..)
+        .and_then(rec_at)
+        .map(|(r, _)| r)
+}
+
 /// Records in memory.
 #[derive(Debug, Default)]
 pub struct Chunk {
-    arena: Vec<u8>,
+    /// The record batches as their converters encoded them (not copied together).
+    batches: Vec<Vec<u8>>,
+    /// Bytes in `batches`.
+    bytes: usize,
     offsets: Vec<Entry>,
     limit: usize,
     families: Vec<Vec<u8>>,
@@ -260,7 +277,8 @@ impl Chunk {
         families.sort();
         families.dedup();
         Chunk {
-            arena: Vec::with_capacity(limit / 8 * 5),
+            batches: Vec::new(),
+            bytes: 0,
             offsets: Vec::new(),
             limit,
             families,
@@ -277,14 +295,13 @@ impl Chunk {
 
     /// Bytes in use.
     pub fn used(&self) -> usize {
-        self.arena.len() + self.offsets.len() * std::mem::size_of::<Entry>()
+        self.bytes + self.offsets.len() * std::mem::size_of::<Entry>()
     }
 
     /// True when `extra_bytes` more record bytes in `extra_recs` records do not fit.
     pub fn would_overflow(&self, extra_bytes: usize, extra_recs: usize) -> bool {
         !self.is_empty()
-            && (self.used() + extra_bytes + extra_recs * std::mem::size_of::<Entry>() > self.limit
-                || self.arena.len() + extra_bytes > self.arena.capacity())
+            && self.used() + extra_bytes + extra_recs * std::mem::size_of::<Entry>() > self.limit
     }
 
     /// Records held.
@@ -298,7 +315,7 @@ impl Chunk {
     }
 
     /// Append the records encoded back to back in `batch`.
-    pub fn extend(&mut self, batch: &[u8]) {
+    pub fn extend(&mut self, batch: &[u8]) -> Result<()> {
         let mut entries = Vec::new();
         let mut at = 0;
         while let Some((r, n)) = batch.get(at..).and_then(rec_at) {
@@ -308,25 +325,38 @@ impl Chunk {
             });
             at += n;
         }
-        self.extend_entries(batch.get(..at).unwrap_or(&[]), &entries);
+        self.extend_entries(batch.get(..at).unwrap_or(&[]).to_vec(), &entries)
     }
 
     /// Append the records of `batch` whose entries (offsets within `batch`) are `entries`.
-    pub fn extend_entries(&mut self, batch: &[u8], entries: &[Entry]) {
-        let base = self.arena.len();
+    /// The batch is kept as it is, not copied; it must be under 4 GiB.
+    pub fn extend_entries(&mut self, batch: Vec<u8>, entries: &[Entry]) -> Result<()> {
+        if batch.len() > BATCH_MASK {
+            return Err(Error::usage(format!(
+                "{} bytes of cells from one block of input: more than a sort batch holds (4 GiB)",
+                batch.len()
+            )));
+        }
+        let index = self.batches.len();
         self.offsets.extend(entries.iter().map(|e| Entry {
-            off: e.off + base,
+            off: index << BATCH_SHIFT | e.off,
             ..*e
         }));
-        self.arena.extend_from_slice(batch);
+        self.bytes += batch.len();
+        self.batches.push(batch);
+        Ok(())
+    }
+
+    /// The record an entry points at.
+    fn record(&self, e: &Entry) -> Option<Rec<'_>> {
+        record_in(&self.batches, e)
     }
 
     /// Sort the records (in parallel): an in-place radix sort on the cached (family rank,
     /// row prefix) bytes, the full cell comparison only where those tie.
     pub fn sort(&mut self) {
-        let arena = &self.arena;
-        let get = |o: usize| arena.get(o..).and_then(rec_at).map(|(r, _)| r);
-        let full = |a: &Entry, b: &Entry| match (get(a.off), get(b.off)) {
+        let batches = &self.batches;
+        let full = |a: &Entry, b: &Entry| match (record_in(batches, a), record_in(batches, b)) {
             (Some(x), Some(y)) => cmp_recs(&x, &y),
             _ => a.off.cmp(&b.off),
         };
@@ -342,12 +372,7 @@ impl Chunk {
     /// units that can be written independently. Found by binary search (the records are
     /// sorted by family, then row), touching O((families + regions) log n) records.
     pub fn groups(&self, regions: &Regions) -> Vec<std::ops::Range<usize>> {
-        let key = |e: &Entry| {
-            self.arena
-                .get(e.off..)
-                .and_then(rec_at)
-                .and_then(|(r, _)| Key::parse(r.key).ok())
-        };
+        let key = |e: &Entry| self.record(e).and_then(|r| Key::parse(r.key).ok());
         let mut out = Vec::new();
         let mut start = 0;
         while start < self.offsets.len() {
@@ -386,14 +411,12 @@ impl Chunk {
             .get(range)
             .unwrap_or(&[])
             .iter()
-            .filter_map(move |e| self.arena.get(e.off..).and_then(rec_at).map(|(r, _)| r))
+            .filter_map(move |e| self.record(e))
     }
 
     /// The sorted records, in order.
     pub fn iter(&self) -> impl Iterator<Item = Rec<'_>> + '_ {
-        self.offsets
-            .iter()
-            .filter_map(move |e| self.arena.get(e.off..).and_then(rec_at).map(|(r, _)| r))
+        self.offsets.iter().filter_map(move |e| self.record(e))
     }
 
     /// Sort and write the records, deduplicated, as a run file `path`.
@@ -419,9 +442,10 @@ impl Chunk {
         Ok(bytes)
     }
 
-    /// Drop the records, keeping the allocation.
+    /// Drop the records.
     pub fn clear(&mut self) {
-        self.arena.clear();
+        self.batches.clear();
+        self.bytes = 0;
         self.offsets.clear();
     }
 }
@@ -587,7 +611,7 @@ mod tests {
             let row = format!("r{:03}", (i * 37) % 100);
             push_rec(&mut b, &key(&row, "q", 5), format!("v{i}").as_bytes(), i);
             all.push((row, i));
-            c.extend(&b);
+            c.extend(&b).unwrap();
             if c.len() == 70 {
                 let p = dir.path().join(format!("run{}", runs.len()));
                 c.spill(&p).unwrap();
@@ -647,7 +671,7 @@ mod tests {
             entries.push(Entry::new(c.family_rank(fam), &row, qual, b.len()));
             push_rec(&mut b, &k, b"v", i);
         }
-        c.extend_entries(&b, &entries);
+        c.extend_entries(b, &entries).unwrap();
         let mut want: Vec<(Vec<u8>, u64)> = c.iter().map(|r| (r.key.to_vec(), r.seq)).collect();
         want.sort_by(|a, b| cmp_keys(&a.0, &b.0).then(b.1.cmp(&a.1)));
         c.sort();
@@ -678,7 +702,7 @@ mod tests {
             );
             push_rec(&mut b, &k, b"v", i);
         }
-        c.extend(&b);
+        c.extend(&b).unwrap();
         c.sort();
         for splits in [
             vec![],
