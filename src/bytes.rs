@@ -207,6 +207,12 @@ pub fn write_pbvar(out: &mut Vec<u8>, mut v: u64) {
 /// Decode an HBase compressed int (at most 5 bytes, value < 2^32).
 #[inline]
 pub fn read_cint(b: &[u8]) -> Option<(u32, usize)> {
+    // One byte is the common case (lengths under 128).
+    if let Some(&x) = b.first() {
+        if x & 0x80 == 0 {
+            return Some((u32::from(x), 1));
+        }
+    }
     let mut v: u64 = 0;
     for (i, &x) in b.iter().enumerate().take(5) {
         v |= ((x & 0x7f) as u64) << (7 * i);

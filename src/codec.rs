@@ -121,8 +121,13 @@ pub fn decompress(
             format!("declared uncompressed size {expected} exceeds the {MAX_BLOCK_SIZE}-byte limit for one block"),
         ));
     }
-    out.clear();
-    out.resize(expected, 0);
+    // Every byte is written or the sizes disagree (an error): a buffer reused from an
+    // earlier block needs no zeroing.
+    if out.len() < expected {
+        out.resize(expected, 0);
+    } else {
+        out.truncate(expected);
+    }
     let produced = match codec {
         Compression::None => {
             if input.len() != expected {

@@ -352,8 +352,8 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
     let results: Vec<BlockResult> = data
         .par_iter()
         .map_init(
-            || (ChunkCache::default(), ChunkCache::default()),
-            |(g, d), h| check_data_block(f, h, &blooms, g, d),
+            || (ChunkCache::default(), ChunkCache::default(), Vec::new()),
+            |(g, d, buf), h| check_data_block(f, h, &blooms, g, d, buf),
         )
         .collect();
 
@@ -579,6 +579,7 @@ fn check_data_block(
     blooms: &Blooms,
     gcache: &mut ChunkCache,
     dcache: &mut ChunkCache,
+    buf: &mut Vec<u8>,
 ) -> BlockResult {
     let mut b = BlockResult {
         min_ts: i64::MAX,
@@ -608,8 +609,7 @@ fn check_data_block(
     if let Err(e) = raw.verify_checksums() {
         problem(&mut b, "checksum", e.offset, e.message);
     }
-    let mut buf = Vec::new();
-    let payload = match payload_of(&raw, f.compression, &mut buf) {
+    let payload = match payload_of(&raw, f.compression, buf) {
         Ok(p) => p,
         Err(e) => {
             problem(&mut b, "decompress", e.offset, e.message);
@@ -628,6 +628,9 @@ fn check_data_block(
         _ => None,
     };
     if let Some(fast) = one_pass {
+        if let Payload::Owned(v) = payload {
+            *buf = v; // the decompression buffer serves the next block
+        }
         f.done_with(h.offset, h.offset + h.on_disk_size_with_header());
         return BlockResult {
             data_bytes: b.data_bytes,
