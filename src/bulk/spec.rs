@@ -526,10 +526,17 @@ impl Mapping {
     ) -> std::result::Result<i64, BadReason> {
         match self.ts {
             None => Ok(default),
-            Some(i) => std::str::from_utf8(rec.get(i).unwrap_or(b""))
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
-                .ok_or(BadReason::BadTimestamp),
+            Some(i) => {
+                let f = rec.get(i).unwrap_or(b"");
+                // Plain digits (the usual epoch milliseconds) are read directly.
+                if !f.is_empty() && f.len() < 19 && f.iter().all(u8::is_ascii_digit) {
+                    return Ok(f.iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0')));
+                }
+                std::str::from_utf8(f)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .ok_or(BadReason::BadTimestamp)
+            }
         }
     }
 
@@ -639,6 +646,21 @@ mod tests {
         assert_eq!(m.columns[2].qualifier, b"");
         let r = rec(&["r1", "x", "y", "17", "z"]);
         assert_eq!(m.timestamp(&r, 5), Ok(17));
+        for (text, want) in [
+            ("0", Ok(0)),
+            ("1700000000000", Ok(1_700_000_000_000)),
+            ("999999999999999999", Ok(999_999_999_999_999_999)),
+            ("9223372036854775807", Ok(i64::MAX)),
+            (" 12 ", Ok(12)),
+            ("-5", Ok(-5)),
+            ("", Err(BadReason::BadTimestamp)),
+            ("12a", Err(BadReason::BadTimestamp)),
+            ("9223372036854775808", Err(BadReason::BadTimestamp)),
+            ("00000000000000000000017", Ok(17)),
+        ] {
+            let r = rec(&["r1", "x", "y", text, "z"]);
+            assert_eq!(m.timestamp(&r, 5), want, "{text:?}");
+        }
         assert_eq!(m.check_count(6), Err(BadReason::WrongColumnCount));
         assert_eq!(m.check_count(4), Ok(()));
         assert_eq!(m.check_count(3), Err(BadReason::WrongColumnCount));
