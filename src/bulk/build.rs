@@ -515,6 +515,111 @@ impl Output<'_> {
     }
 }
 
+/// Rows sampled for `--regions N` split points (about this many kept).
+const SAMPLE_TARGET: usize = 100_000;
+
+/// What the parse phase gathers from converted blocks, taken in input order: records for
+/// the sort (spilled when the chunk is full), counts, the row sample, bad lines.
+struct Intake<'a> {
+    opts: &'a BuildOptions,
+    spill_dir: &'a Path,
+    report: &'a mut BuildReport,
+    chunk: Chunk,
+    runs: Vec<PathBuf>,
+    /// (region, family index) -> roll-measure bytes.
+    tally: BTreeMap<(usize, usize), u64>,
+    sample: Vec<Vec<u8>>,
+    /// Sample every `stride`-th record of a block (0: no sampling).
+    stride: u64,
+    reject: Option<std::io::BufWriter<std::fs::File>>,
+    line_buf: Vec<u8>,
+}
+
+impl Intake<'_> {
+    /// Take in converted blocks; an error stops the build (a spill failed, or too many bad
+    /// lines).
+    fn take(&mut self, parts: Vec<Converted>) -> Result<()> {
+        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = Vec::new();
+        for mut p in parts {
+            self.report.records += p.records;
+            bad.extend(
+                std::mem::take(&mut p.malformed)
+                    .into_iter()
+                    .map(|(i, l, m)| (i, l, m, None)),
+            );
+            self.report.cells_parsed += p.cells;
+            self.report.other_shard_records += p.other_shard;
+            for (k, v) in std::mem::take(&mut p.tally) {
+                *self.tally.entry(k).or_insert(0) += v;
+            }
+            for (i, l, reason, rec) in std::mem::take(&mut p.bad) {
+                bad.push((i, l, reason.name().to_string(), Some(rec)));
+            }
+            if self.stride > 0 {
+                self.sample.append(&mut p.sample);
+                if self.sample.len() >= 2 * SAMPLE_TARGET {
+                    // Keep every other sampled row and sample half as often from now on.
+                    let mut k = 0u64;
+                    self.sample.retain(|_| {
+                        k += 1;
+                        k % 2 == 1
+                    });
+                    self.stride *= 2;
+                }
+            }
+            if self.chunk.would_overflow(p.bytes.len(), p.cells as usize) {
+                let path = self.spill_dir.join(format!("run-{:05}", self.runs.len()));
+                self.report.spilled_bytes += self.chunk.spill(&path)?;
+                self.runs.push(path);
+            }
+            self.chunk
+                .extend_entries(std::mem::take(&mut p.bytes), &p.entries)?;
+        }
+        bad.sort_by_key(|(i, l, _, _)| (*i, *l));
+        for (i, line, reason, rec) in bad {
+            self.report.bad_lines += 1;
+            let reason = if rec.is_none() {
+                format!("{}: {reason}", BadReason::Malformed.name())
+            } else {
+                reason
+            };
+            let key = reason.split(':').next().unwrap_or("").to_string();
+            *self.report.bad_by_reason.entry(key).or_insert(0) += 1;
+            if let Some(w) = &mut self.reject {
+                self.line_buf.clear();
+                let name = self
+                    .opts
+                    .inputs
+                    .get(i)
+                    .map_or(String::new(), |p| p.display().to_string());
+                self.line_buf
+                    .extend_from_slice(format!("{name}:{line}\t{reason}\t").as_bytes());
+                if let Some(r) = &rec {
+                    encode_record(r, &self.opts.separator, &mut self.line_buf);
+                }
+                self.line_buf.push(b'\n');
+                w.write_all(&self.line_buf)
+                    .map_err(|e| Error::io(self.opts.reject.clone().unwrap_or_default(), e))?;
+            }
+        }
+        if let Some(max) = self.opts.max_bad_lines {
+            if self.report.bad_lines > max {
+                return Err(Error::usage(format!(
+                    "{} bad lines, more than --max-bad-lines {max} ({})",
+                    self.report.bad_lines,
+                    self.report
+                        .bad_by_reason
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn physical_memory() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
     let l = s.lines().find(|l| l.starts_with("MemTotal:"))?;
@@ -675,10 +780,7 @@ fn build_inner(
         RegionSource::Single => Some(Regions::default()),
         RegionSource::Sample(_) => None,
     };
-    let sample_target: u64 = 100_000;
-    let mut stride = if fixed.is_none() { 1u64 } else { 0 };
-    let mut sample: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut reject = match &opts.reject {
+    let reject = match &opts.reject {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| Error::io(p, e))?,
         )),
@@ -687,7 +789,7 @@ fn build_inner(
     let memory = opts.memory.max(1 << 20);
     // Leave room for batches in flight, conversion buffers and the writers.
     let chunk_limit = (memory / 8 * 5).max(1 << 16);
-    let mut chunk = Chunk::new(chunk_limit, &families);
+    let chunk = Chunk::new(chunk_limit, &families);
     let fam_rank: Vec<(u16, u16)> = mapping
         .columns
         .iter()
@@ -707,11 +809,22 @@ fn build_inner(
             )
         })
         .collect();
-    let mut runs: Vec<PathBuf> = Vec::new();
-    let mut tally: BTreeMap<(usize, usize), u64> = BTreeMap::new();
     let pbar = bar(opts.progress, total_in, "parse");
     let mut first_err: Option<Error> = None;
-    let mut line_buf = Vec::new();
+    let mut intake = Intake {
+        opts,
+        spill_dir,
+        report,
+        chunk,
+        runs: Vec::new(),
+        tally: BTreeMap::new(),
+        sample: Vec::new(),
+        stride: if fixed.is_none() { 1 } else { 0 },
+        reject,
+        line_buf: Vec::new(),
+    };
+    // Converted blocks waiting to be taken in, in input order.
+    let mut pending: Vec<Converted> = Vec::new();
     let threads = rayon::current_num_threads().max(1);
     loop {
         // Take a block per core (waiting for them), and more if they are ready.
@@ -742,94 +855,38 @@ fn build_inner(
             skip_empty: opts.skip_empty,
             regions: fixed.as_ref(),
             shard: opts.shard,
-            sample_stride: stride,
+            sample_stride: intake.stride,
         };
-        let parts: Vec<Converted> = blocks.par_iter().map(|b| convert(&ctx, b)).collect();
+        // These blocks convert on the pool while the previous ones are taken in.
+        let previous = std::mem::take(&mut pending);
+        let (parts, taken) = rayon::join(
+            || blocks.par_iter().map(|b| convert(&ctx, b)).collect(),
+            || intake.take(previous),
+        );
         for b in blocks {
             let _ = recycle_tx.send(b.data);
         }
-        let mut bad: Vec<(usize, u64, String, Option<csv::ByteRecord>)> = Vec::new();
-        for mut p in parts {
-            report.records += p.records;
-            bad.extend(
-                std::mem::take(&mut p.malformed)
-                    .into_iter()
-                    .map(|(i, l, m)| (i, l, m, None)),
-            );
-            report.cells_parsed += p.cells;
-            report.other_shard_records += p.other_shard;
-            for (k, v) in std::mem::take(&mut p.tally) {
-                *tally.entry(k).or_insert(0) += v;
-            }
-            for (i, l, reason, rec) in std::mem::take(&mut p.bad) {
-                bad.push((i, l, reason.name().to_string(), Some(rec)));
-            }
-            if stride > 0 {
-                for row in std::mem::take(&mut p.sample) {
-                    sample.push((0, row));
-                }
-                if sample.len() as u64 >= 2 * sample_target {
-                    // Keep every other sampled row and sample half as often from now on.
-                    let mut k = 0u64;
-                    sample.retain(|_| {
-                        k += 1;
-                        k % 2 == 1
-                    });
-                    stride *= 2;
-                }
-            }
-            if chunk.would_overflow(p.bytes.len(), p.cells as usize) {
-                let path = spill_dir.join(format!("run-{:05}", runs.len()));
-                report.spilled_bytes += chunk.spill(&path)?;
-                runs.push(path);
-            }
-            chunk.extend_entries(std::mem::take(&mut p.bytes), &p.entries)?;
-        }
-        bad.sort_by_key(|(i, l, _, _)| (*i, *l));
-        for (i, line, reason, rec) in bad {
-            report.bad_lines += 1;
-            let reason = if rec.is_none() {
-                format!("{}: {reason}", BadReason::Malformed.name())
-            } else {
-                reason
-            };
-            let key = reason.split(':').next().unwrap_or("").to_string();
-            *report.bad_by_reason.entry(key).or_insert(0) += 1;
-            if let Some(w) = &mut reject {
-                line_buf.clear();
-                let name = opts
-                    .inputs
-                    .get(i)
-                    .map_or(String::new(), |p| p.display().to_string());
-                line_buf.extend_from_slice(format!("{name}:{line}\t{reason}\t").as_bytes());
-                if let Some(r) = &rec {
-                    encode_record(r, &opts.separator, &mut line_buf);
-                }
-                line_buf.push(b'\n');
-                w.write_all(&line_buf)
-                    .map_err(|e| Error::io(opts.reject.clone().unwrap_or_default(), e))?;
-            }
-        }
-        if let Some(max) = opts.max_bad_lines {
-            if report.bad_lines > max {
-                first_err = Some(Error::usage(format!(
-                    "{} bad lines, more than --max-bad-lines {max} ({})",
-                    report.bad_lines,
-                    report
-                        .bad_by_reason
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-                break;
-            }
+        pending = parts;
+        if let Err(e) = taken {
+            first_err = Some(e);
+            break;
         }
         pbar.set_position(count.load(Ordering::Relaxed));
     }
+    if first_err.is_none() {
+        first_err = intake.take(pending).err();
+    }
     drop(rx);
     let _ = reader.join();
-    if let Some(w) = &mut reject {
+    let Intake {
+        mut chunk,
+        runs,
+        mut tally,
+        sample,
+        reject,
+        ..
+    } = intake;
+    if let Some(mut w) = reject {
         w.flush()
             .map_err(|e| Error::io(opts.reject.clone().unwrap_or_default(), e))?;
     }
@@ -843,7 +900,7 @@ fn build_inner(
     let regions = match (fixed, &opts.regions) {
         (Some(r), _) => r,
         (None, RegionSource::Sample(n)) => {
-            let r = splits_from_sample(sample.into_iter().map(|(_, r)| r).collect(), *n);
+            let r = splits_from_sample(sample, *n);
             // Without fixed splits the tally is per family: spread it over the regions.
             let n = r.count() as u64;
             let per_family: BTreeMap<usize, u64> =

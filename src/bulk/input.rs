@@ -1,6 +1,8 @@
 //! Reading records: RFC-4180 CSV with any single-byte separator (the `csv` crate) or a
 //! multi-byte separator (a quote-aware splitter here), from files or stdin, plain, gzip or
-//! zstd (detected by magic bytes).
+//! zstd (detected by magic bytes). One thread cuts the input into [`Blocks`] at record
+//! boundaries (a scan for quotes and newlines only); the blocks then parse on every core
+//! ([`BlockRecords`]).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -72,7 +74,7 @@ pub fn open_input(path: &Path, count: Arc<AtomicU64>) -> Result<Box<dyn BufRead 
 ///
 /// Fed a growing buffer that starts at a boundary; remembers its place between calls.
 #[derive(Debug)]
-pub struct Boundaries {
+struct Boundaries {
     sep: Vec<u8>,
     quoting: bool,
     state: Quote,
@@ -100,7 +102,7 @@ enum Quote {
 
 impl Boundaries {
     /// A scanner for records separated by `sep`; `quoting` as in [`BlockRecords::new`].
-    pub fn new(sep: &[u8], quoting: bool) -> Boundaries {
+    fn new(sep: &[u8], quoting: bool) -> Boundaries {
         Boundaries {
             sep: sep.to_vec(),
             quoting,
@@ -137,7 +139,7 @@ impl Boundaries {
 
     /// Scan `buf` (the same buffer as before, possibly longer) from where the last call
     /// stopped.
-    pub fn scan(&mut self, buf: &[u8]) {
+    fn scan(&mut self, buf: &[u8]) {
         let mut i = self.pos;
         while i < buf.len() {
             let rest = buf.get(i..).unwrap_or(&[]);
@@ -187,13 +189,13 @@ impl Boundaries {
     }
 
     /// The last boundary found: (offset past its `\n`, `\n` bytes before that offset).
-    pub fn last(&self) -> Option<(usize, u64)> {
+    fn last(&self) -> Option<(usize, u64)> {
         self.last
     }
 
     /// The buffer lost its first `cut` bytes (`cut` the last boundary, holding `lines`
     /// newlines): continue on the rest.
-    pub fn cut(&mut self, cut: usize, lines: u64) {
+    fn cut(&mut self, cut: usize, lines: u64) {
         self.pos -= cut.min(self.pos);
         self.resume -= cut.min(self.resume);
         self.newlines -= lines.min(self.newlines);
