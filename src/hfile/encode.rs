@@ -27,10 +27,10 @@ const FAST_SAME_VALUE_LENGTH: u8 = 1 << 4;
 const FAST_SAME_TYPE: u8 = 1 << 5;
 const FAST_SAME_VALUE: u8 = 1 << 6;
 
-/// The previous cell of the block, owned (delta encodings compare against it).
-#[derive(Debug, Default, Clone)]
-struct Prev {
-    key: Vec<u8>,
+/// What the encoder keeps of the block's previous cell (delta encodings compare against it);
+/// its key is the writer's, lent to each [`BlockEncoder::write`], not copied here.
+#[derive(Debug, Clone)]
+struct PrevMeta {
     value_len: usize,
     /// Where the block buffer holds the previous value's bytes (FAST_DIFF only, which
     /// compares whole values): a range instead of a copy per cell.
@@ -38,7 +38,16 @@ struct Prev {
     row_len: usize,
 }
 
-impl Prev {
+/// The block's previous cell: its key and [`PrevMeta`].
+#[derive(Debug, Clone)]
+struct Prev<'k> {
+    key: &'k [u8],
+    value_len: usize,
+    value_at: std::ops::Range<usize>,
+    row_len: usize,
+}
+
+impl Prev<'_> {
     fn row(&self) -> &[u8] {
         self.key.get(2..2 + self.row_len).unwrap_or(&[])
     }
@@ -93,6 +102,28 @@ fn flat_key_common(cur: &Cell<'_>, prev: &Prev, with_ts_type: bool) -> usize {
     if r1 != r2 {
         return common_prefix(&(r1 as u16).to_be_bytes(), &(r2 as u16).to_be_bytes());
     }
+    // One scan over row length, row, family and the qualifiers' common length decides
+    // whenever the families match (one family per file is the rule).
+    let (a, b) = (cur.key.raw(), prev.key);
+    let fam_end = 3 + r1 + cur.key.family().len();
+    let (q1, q2) = (cur.key.qualifier(), prev.qualifier());
+    if b.get(2 + r1).map(|&l| 3 + r1 + usize::from(l)) == Some(fam_end) {
+        let lim = fam_end + q1.len().min(q2.len());
+        if let (Some(x), Some(y)) = (a.get(..lim), b.get(..lim)) {
+            let cp = common_prefix(x, y);
+            if cp < 2 + r1
+                || (cp >= fam_end && (!with_ts_type || q1.len() != q2.len() || cp != lim))
+            {
+                return cp;
+            }
+        }
+    }
+    flat_key_common_by_parts(cur, prev, with_ts_type)
+}
+
+/// [`flat_key_common`] field by field (rows of the same length).
+fn flat_key_common_by_parts(cur: &Cell<'_>, prev: &Prev, with_ts_type: bool) -> usize {
+    let r1 = cur.key.row().len();
     let rk = common_prefix(cur.key.row(), prev.row());
     let mut common = 2 + rk;
     if rk != r1 {
@@ -131,7 +162,7 @@ pub struct BlockEncoder {
     unencoded: usize,
     encoded: usize,
     cells: usize,
-    prev: Option<Prev>,
+    prev: Option<PrevMeta>,
     tag_dict: Option<LruDict>,
     // ROW_INDEX_V1
     row_offsets: Vec<u8>,
@@ -278,8 +309,19 @@ impl BlockEncoder {
         size
     }
 
-    /// Append one cell. Cells must already be validated and in order.
-    pub fn write(&mut self, cell: &Cell<'_>) {
+    /// Append one cell. Cells must already be validated and in order; `prev_key` is the key
+    /// of the cell written before it (ignored at the start of a block).
+    pub fn write(&mut self, cell: &Cell<'_>, prev_key: Option<&[u8]>) {
+        let prev = match (&self.prev, prev_key) {
+            (Some(m), Some(key)) => Some(Prev {
+                key,
+                value_len: m.value_len,
+                value_at: m.value_at.clone(),
+                row_len: m.row_len,
+            }),
+            _ => None,
+        };
+        let prev = prev.as_ref();
         let before = self.buf.len();
         let key = cell.key.raw();
         let base = 8 + key.len() + cell.value.len();
@@ -306,7 +348,7 @@ impl BlockEncoder {
                 s
             }
             Encoding::Prefix => {
-                match &self.prev {
+                match prev {
                     None => {
                         put_cint(&mut self.buf, key.len());
                         put_cint(&mut self.buf, cell.value.len());
@@ -327,13 +369,13 @@ impl BlockEncoder {
                 s
             }
             Encoding::Diff => {
-                self.write_diff(cell);
+                self.write_diff(cell, prev);
                 let s = base + self.after_cell(cell);
                 self.encoded += self.buf.len() - before;
                 s
             }
             Encoding::FastDiff => {
-                value_at = self.write_fast_diff(cell);
+                value_at = self.write_fast_diff(cell, prev);
                 let s = base + self.after_cell(cell);
                 self.encoded += self.buf.len() - before;
                 s
@@ -342,12 +384,11 @@ impl BlockEncoder {
         self.unencoded += unencoded;
         self.cells += 1;
         if self.delta() {
-            let p = self.prev.get_or_insert_with(Prev::default);
-            p.key.clear();
-            p.key.extend_from_slice(key);
-            p.value_len = cell.value.len();
-            p.value_at = value_at;
-            p.row_len = cell.key.row().len();
+            self.prev = Some(PrevMeta {
+                value_len: cell.value.len(),
+                value_at,
+                row_len: cell.key.row().len(),
+            });
         }
     }
 
@@ -366,7 +407,7 @@ impl BlockEncoder {
         }
     }
 
-    fn write_diff(&mut self, cell: &Cell<'_>) {
+    fn write_diff(&mut self, cell: &Cell<'_>, prev: Option<&Prev<'_>>) {
         let key = cell.key.raw();
         let vlen = cell.value.len();
         let mut flag: u8 = 0;
@@ -376,7 +417,7 @@ impl BlockEncoder {
         let ts_bytes;
         let mut diff_ts = 0i64;
         let mut diff_bytes = 0usize;
-        match &self.prev {
+        match prev {
             None => {
                 if timestamp < 0 {
                     flag |= DIFF_TIMESTAMP_SIGN;
@@ -445,10 +486,14 @@ impl BlockEncoder {
     }
 
     /// FAST_DIFF one cell; returns where the buffer now holds this cell's value.
-    fn write_fast_diff(&mut self, cell: &Cell<'_>) -> std::ops::Range<usize> {
+    fn write_fast_diff(
+        &mut self,
+        cell: &Cell<'_>,
+        prev: Option<&Prev<'_>>,
+    ) -> std::ops::Range<usize> {
         let key = cell.key.raw();
         let vlen = cell.value.len();
-        let Some(p) = &self.prev else {
+        let Some(p) = prev else {
             self.buf.push(0);
             put_cint(&mut self.buf, key.len());
             put_cint(&mut self.buf, vlen);
@@ -543,6 +588,57 @@ impl BlockEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cell::{make_key, Key};
+
+    /// The one-scan common prefix equals HBase's field-by-field one: rows, families (equal or
+    /// not, family check bypassed), qualifiers sharing prefixes or equal, timestamps, types.
+    #[test]
+    fn flat_key_common_one_scan_equals_by_parts() {
+        let mut x = 5u64;
+        let mut pick = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let mut keys = Vec::new();
+        for _ in 0..4000 {
+            let row = [b'r', b'a' + pick(2) as u8, b'a' + pick(2) as u8];
+            let fam = [b"f".as_slice(), b"g", b"fg"][pick(3) as usize];
+            let qual = &b"abc"[..pick(4) as usize];
+            keys.push(make_key(
+                &row,
+                fam,
+                qual,
+                pick(3) as i64,
+                [4u8, 8][pick(2) as usize],
+            ));
+        }
+        for w in keys.windows(2) {
+            let (pk, ck) = (Key::parse(&w[0]).unwrap(), Key::parse(&w[1]).unwrap());
+            let cell = Cell {
+                key: ck,
+                value: b"",
+                tags: &[],
+                seq_id: 0,
+            };
+            let prev = Prev {
+                key: &w[0],
+                value_len: 0,
+                value_at: 0..0,
+                row_len: pk.row().len(),
+            };
+            for ts_type in [false, true] {
+                assert_eq!(
+                    flat_key_common(&cell, &prev, ts_type),
+                    flat_key_common_by_parts(&cell, &prev, ts_type),
+                    "{:?} after {:?}",
+                    w[1],
+                    w[0]
+                );
+            }
+        }
+    }
 
     #[test]
     fn fits_in() {

@@ -939,7 +939,7 @@ impl HFileWriter {
         if !self.block_open {
             self.new_block();
         }
-        self.encoder.write(cell);
+        self.encoder.write(cell, self.last_key.as_deref());
         self.total_key_len += key.len() as u64;
         self.total_value_len += cell.value.len() as u64;
         let mut size = 4 + 8 + key.len() + cell.value.len();
