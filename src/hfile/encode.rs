@@ -52,13 +52,13 @@ impl Prev<'_> {
         self.key.get(2..2 + self.row_len).unwrap_or(&[])
     }
     fn timestamp(&self) -> i64 {
-        ts_of(&self.key)
+        ts_of(self.key)
     }
     fn type_code(&self) -> u8 {
         self.key.last().copied().unwrap_or(0)
     }
     fn qualifier(&self) -> &[u8] {
-        qual_of(&self.key, self.row_len)
+        qual_of(self.key, self.row_len)
     }
 }
 
