@@ -143,6 +143,36 @@ struct BlockResult {
     problems: Vec<Problem>,
 }
 
+impl BlockResult {
+    /// An empty result: no cells yet, time bounds at their neutral values.
+    fn new() -> Self {
+        BlockResult {
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            earliest_put: i64::MAX,
+            ..Default::default()
+        }
+    }
+
+    /// Note a problem in block type `bt` (at most 100 per block).
+    fn problem(
+        &mut self,
+        bt: Option<&'static str>,
+        check: &'static str,
+        offset: Option<u64>,
+        message: String,
+    ) {
+        if self.problems.len() < 100 {
+            self.problems.push(Problem {
+                check,
+                offset,
+                block_type: bt,
+                message,
+            });
+        }
+    }
+}
+
 /// The general and delete-family bloom chunks, loaded once.
 struct Blooms {
     /// Meta and the indices of chunks that could not be read (already reported).
@@ -581,24 +611,11 @@ fn check_data_block(
     dcache: &mut ChunkCache,
     buf: &mut Vec<u8>,
 ) -> BlockResult {
-    let mut b = BlockResult {
-        min_ts: i64::MAX,
-        max_ts: i64::MIN,
-        earliest_put: i64::MAX,
-        ..Default::default()
-    };
+    let mut b = BlockResult::new();
     let bt = Some(h.block_type.name());
-    let problem =
-        |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
-            if b.problems.len() < 100 {
-                b.problems.push(Problem {
-                    check,
-                    offset,
-                    block_type: bt,
-                    message,
-                });
-            }
-        };
+    let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message| {
+        b.problem(bt, check, offset, message)
+    };
     let raw = match f.block(h.offset) {
         Ok(r) => r,
         Err(e) => {
@@ -621,9 +638,11 @@ fn check_data_block(
     // wrong, takes the general path below.
     let one_pass = match (h.block_type, f.encoding) {
         _ if f.order != Order::Normal => None,
-        (BlockType::Data, _) => plain_block(f, payload.bytes(), blooms, gcache, dcache),
+        (BlockType::Data, _) => {
+            plain_block(payload.bytes(), OnePass::new(f, blooms, gcache, dcache))
+        }
         (BlockType::EncodedData, Encoding::FastDiff) => {
-            fast_diff_block(f, payload.bytes(), blooms, gcache, dcache)
+            fast_diff_block(payload.bytes(), OnePass::new(f, blooms, gcache, dcache))
         }
         _ => None,
     };
@@ -655,17 +674,9 @@ fn general_block(
     mut b: BlockResult,
 ) -> BlockResult {
     let bt = Some(h.block_type.name());
-    let problem =
-        |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message: String| {
-            if b.problems.len() < 100 {
-                b.problems.push(Problem {
-                    check,
-                    offset,
-                    block_type: bt,
-                    message,
-                });
-            }
-        };
+    let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message| {
+        b.problem(bt, check, offset, message)
+    };
     let mut dec = match f.decoder(h, payload) {
         Ok(d) => d,
         Err(e) => {
@@ -904,12 +915,7 @@ impl<'b> OnePass<'b> {
             blooms,
             gcache,
             dcache,
-            r: BlockResult {
-                min_ts: i64::MAX,
-                max_ts: i64::MIN,
-                earliest_put: i64::MAX,
-                ..Default::default()
-            },
+            r: BlockResult::new(),
             prev_qs: 0,
             prev_qe: 0,
             prev_ts: 0,
@@ -1075,16 +1081,9 @@ fn seq_at(payload: &[u8], p: usize, mvcc: bool) -> Option<(u64, usize)> {
 /// Checks the cells of an unencoded DATA block in normal cell order in one pass over the
 /// payload, with the same checks as the general path ([`OnePass`]); None sends the block to
 /// the general path.
-fn plain_block(
-    f: &HFile,
-    payload: &[u8],
-    blooms: &Blooms,
-    gcache: &mut ChunkCache,
-    dcache: &mut ChunkCache,
-) -> Option<BlockResult> {
+fn plain_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> {
     use crate::bytes::be_u16;
-    let flags = f.flags;
-    let mut one = OnePass::new(f, blooms, gcache, dcache);
+    let flags = one.f.flags;
     let mut prev: &[u8] = &[];
     let mut pos = 0usize;
     while pos < payload.len() {
@@ -1120,20 +1119,13 @@ fn plain_block(
 /// the previous one into one of two buffers, the checks are [`OnePass`]'s, and the block's
 /// declared unencoded size is checked at the end. None sends the block to the general
 /// path, which decodes it with [`crate::hfile::encoding::BlockDecoder`] and names problems.
-fn fast_diff_block(
-    f: &HFile,
-    payload: &[u8],
-    blooms: &Blooms,
-    gcache: &mut ChunkCache,
-    dcache: &mut ChunkCache,
-) -> Option<BlockResult> {
+fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> {
     use crate::bytes::{be_u16, read_cint};
-    let flags = f.flags;
+    let flags = one.f.flags;
     if i16::from_be_bytes(payload.get(..2)?.try_into().ok()?) != Encoding::FastDiff.id() {
         return None;
     }
     let declared = u32::from_be_bytes(payload.get(2..6)?.try_into().ok()?) as usize;
-    let mut one = OnePass::new(f, blooms, gcache, dcache);
     let (mut prev, mut cur): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
     let (mut prev_vl, mut prev_value, mut prev_ts, mut prev_typ) =
         (0usize, (0usize, 0usize), 0i64, 0u8);
@@ -1750,20 +1742,16 @@ mod tests {
                     .to_vec();
                 let one = |p: &[u8]| {
                     let (mut g, mut d) = (ChunkCache::default(), ChunkCache::default());
+                    let one = OnePass::new(&f, &blooms, &mut g, &mut d);
                     if h.block_type == BlockType::Data {
-                        plain_block(&f, p, &blooms, &mut g, &mut d)
+                        plain_block(p, one)
                     } else {
-                        fast_diff_block(&f, p, &blooms, &mut g, &mut d)
+                        fast_diff_block(p, one)
                     }
                 };
                 let general = |p: &[u8]| {
                     let (mut g, mut d) = (ChunkCache::default(), ChunkCache::default());
-                    let b = BlockResult {
-                        min_ts: i64::MAX,
-                        max_ts: i64::MIN,
-                        earliest_put: i64::MAX,
-                        ..Default::default()
-                    };
+                    let b = BlockResult::new();
                     general_block(
                         &f,
                         &h,
