@@ -145,9 +145,6 @@ struct Block {
     input: usize,
     /// Newlines of the input before the block.
     lines: u64,
-    /// Block number over all inputs: record sequence numbers are `number << 32 | index`, in
-    /// input order.
-    number: u64,
     /// The block begins its input (whose first record is the header under `--header`).
     first: bool,
     data: Vec<u8>,
@@ -212,7 +209,6 @@ fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
         if std::mem::take(&mut skip_header) {
             continue;
         }
-        let seq = block.number << 32 | index;
         index += 1;
         c.records += 1;
         let r = (|| {
@@ -255,9 +251,8 @@ fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
             let b = &mut c.bytes;
             c.entries
                 .push(Entry::new(rank.0, &row, Some(rank.1), b.len()));
-            b.extend_from_slice(&(klen as u32).to_le_bytes());
-            b.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            b.extend_from_slice(&seq.to_le_bytes());
+            crate::bytes::write_pbvar(b, klen as u64);
+            crate::bytes::write_pbvar(b, value.len() as u64);
             b.extend_from_slice(&(row.len() as u16).to_be_bytes());
             b.extend_from_slice(&row);
             b.push(col.family.len() as u8);
@@ -285,7 +280,6 @@ fn spawn_reader(
     recycle: mpsc::Receiver<Vec<u8>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut number = 0u64;
         for (idx, path) in inputs.iter().enumerate() {
             let input = match open_input(path, count.clone()) {
                 Ok(i) => i,
@@ -311,14 +305,12 @@ fn spawn_reader(
                 let block = Block {
                     input: idx,
                     lines,
-                    number,
                     first,
                     data,
                 };
                 if tx.send(Ok(block)).is_err() {
                     return;
                 }
-                number += 1;
                 first = false;
             }
         }

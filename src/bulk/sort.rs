@@ -1,15 +1,17 @@
 //! External merge sort of cells with bounded memory.
 //!
-//! A cell record is `klen:u32le vlen:u32le seq:u64le KEY VALUE` (KEY in HBase's KeyValue key
-//! layout). Records collect in a [`Chunk`] (batches as encoded plus offsets); when the chunk is full
-//! it is sorted in parallel and written to a *run* file — the same records back to back,
-//! deduplicated — in the spill directory. [`merge`] streams the runs and the last chunk in
-//! order through a k-way heap merge.
+//! A cell record is `klen:varint vlen:varint KEY VALUE` (KEY in HBase's KeyValue key layout,
+//! varints as protobuf's). Records collect in a [`Chunk`] (batches as encoded plus offsets);
+//! when the chunk is full it is sorted in parallel and written to a *run* file — the same
+//! records back to back, deduplicated — in the spill directory. [`merge`] streams the runs and
+//! the last chunk in order through a k-way heap merge.
 //!
 //! Order: family, then HBase's cell order (row, qualifier, timestamp descending, type
-//! descending), then input sequence descending. Of cells with the same row, family,
-//! qualifier, timestamp and type only the first in this order — the one read **last** from
-//! the input — is kept: last wins, as when HBase applies the same puts in input order.
+//! descending), then input order descending — in a chunk the place a record was appended at,
+//! across runs the run's number (runs hold ever later input, the chunk the latest). Of cells
+//! with the same row, family, qualifier, timestamp and type only the first in this order —
+//! the one read **last** from the input — is kept: last wins, as when HBase applies the same
+//! puts in input order.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -21,12 +23,9 @@ use rayon::prelude::*;
 
 use crate::bulk::regions::Regions;
 
-use crate::bytes::compare;
+use crate::bytes::{compare, read_pbvar, write_pbvar};
 use crate::cell::{Key, Order};
 use crate::error::{Error, Result};
-
-/// Bytes of the record header.
-pub const HEADER: usize = 16;
 
 /// A borrowed record.
 #[derive(Debug, Clone, Copy)]
@@ -35,34 +34,24 @@ pub struct Rec<'a> {
     pub key: &'a [u8],
     /// Value bytes.
     pub value: &'a [u8],
-    /// Input sequence number.
-    pub seq: u64,
-}
-
-fn u32_at(b: &[u8], at: usize) -> usize {
-    b.get(at..at + 4)
-        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-        .map_or(0, |a| u32::from_le_bytes(a) as usize)
 }
 
 /// Parse the record at the start of `b`; None if truncated.
 pub fn rec_at(b: &[u8]) -> Option<(Rec<'_>, usize)> {
-    let kl = u32_at(b, 0);
-    let vl = u32_at(b, 4);
-    let seq = b
-        .get(8..16)
-        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-        .map(u64::from_le_bytes)?;
-    let key = b.get(HEADER..HEADER + kl)?;
-    let value = b.get(HEADER + kl..HEADER + kl + vl)?;
-    Some((Rec { key, value, seq }, HEADER + kl + vl))
+    let (kl, n1) = read_pbvar(b)?;
+    let (vl, n2) = read_pbvar(b.get(n1..)?)?;
+    let at = n1 + n2;
+    let end_key = at.checked_add(usize::try_from(kl).ok()?)?;
+    let end = end_key.checked_add(usize::try_from(vl).ok()?)?;
+    let key = b.get(at..end_key)?;
+    let value = b.get(end_key..end)?;
+    Some((Rec { key, value }, end))
 }
 
 /// Append a record.
-pub fn push_rec(out: &mut Vec<u8>, key: &[u8], value: &[u8], seq: u64) {
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
+pub fn push_rec(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    write_pbvar(out, key.len() as u64);
+    write_pbvar(out, value.len() as u64);
     out.extend_from_slice(key);
     out.extend_from_slice(value);
 }
@@ -76,11 +65,6 @@ pub fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
             .then_with(|| Order::Normal.compare(&x, &y)),
         _ => a.cmp(b),
     }
-}
-
-/// Record order: [`cmp_keys`], then sequence descending.
-pub fn cmp_recs(a: &Rec<'_>, b: &Rec<'_>) -> Ordering {
-    cmp_keys(a.key, b.key).then_with(|| b.seq.cmp(&a.seq))
 }
 
 /// A record's place in the arena with a cached sort key, so most comparisons touch no arena
@@ -356,9 +340,10 @@ impl Chunk {
     /// row prefix) bytes, the full cell comparison only where those tie.
     pub fn sort(&mut self) {
         let batches = &self.batches;
+        // Equal keys: the record appended later (read later) first.
         let full = |a: &Entry, b: &Entry| match (record_in(batches, a), record_in(batches, b)) {
-            (Some(x), Some(y)) => cmp_recs(&x, &y),
-            _ => a.off.cmp(&b.off),
+            (Some(x), Some(y)) => cmp_keys(x.key, y.key).then(b.off.cmp(&a.off)),
+            _ => b.off.cmp(&a.off),
         };
         if self.offsets.iter().any(|e| e.fam == u16::MAX) {
             // A family outside the known set has no rank: compare everything in full.
@@ -433,7 +418,7 @@ impl Chunk {
             }
             prev = Some(r.key);
             buf.clear();
-            push_rec(&mut buf, r.key, r.value, r.seq);
+            push_rec(&mut buf, r.key, r.value);
             w.write_all(&buf).map_err(|e| Error::io(path, e))?;
             bytes += buf.len() as u64;
         }
@@ -457,20 +442,40 @@ struct RunReader {
 }
 
 impl RunReader {
+    /// Read one varint length, appending its bytes to `buf`; None at a clean end of the run
+    /// (`at_start`: nothing of the record read yet).
+    fn read_len(&mut self, buf: &mut Vec<u8>, at_start: bool) -> Result<Option<u64>> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let mut b = [0u8; 1];
+            match self.r.read_exact(&mut b) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && at_start && i == 0 => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+            buf.push(b[0]);
+            v |= u64::from(b[0] & 0x7f) << (7 * i);
+            if b[0] & 0x80 == 0 {
+                return Ok(Some(v));
+            }
+        }
+        Err(Error::corrupt("sort run", "record length of more than 10 bytes").in_file(&self.path))
+    }
+
     /// Read the next record into `buf` (replacing it); false at the end.
     fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
-        let mut h = [0u8; HEADER];
-        match self.r.read_exact(&mut h) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(e) => return Err(Error::io(&self.path, e)),
-        }
-        let kl = u32_at(&h, 0);
-        let vl = u32_at(&h, 4);
         buf.clear();
-        buf.extend_from_slice(&h);
-        buf.resize(HEADER + kl + vl, 0);
-        let body = buf.get_mut(HEADER..).unwrap_or(&mut []);
+        let Some(kl) = self.read_len(buf, true)? else {
+            return Ok(false);
+        };
+        let vl = self.read_len(buf, false)?.unwrap_or(0);
+        let header = buf.len();
+        let body = usize::try_from(kl.saturating_add(vl))
+            .map_err(|_| Error::corrupt("sort run", "record too long").in_file(&self.path))?;
+        buf.resize(header + body, 0);
+        let body = buf.get_mut(header..).unwrap_or(&mut []);
         self.r
             .read_exact(body)
             .map_err(|e| Error::io(&self.path, e))?;
@@ -490,7 +495,7 @@ impl Source<'_> {
             Source::Mem(it) => Ok(match it.next() {
                 Some(r) => {
                     buf.clear();
-                    push_rec(buf, r.key, r.value, r.seq);
+                    push_rec(buf, r.key, r.value);
                     true
                 }
                 None => false,
@@ -523,10 +528,11 @@ impl PartialOrd for Head {
 }
 impl Ord for Head {
     fn cmp(&self, o: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse for ascending order.
+        // BinaryHeap is a max-heap: reverse for ascending keys; of equal keys the later
+        // source (later input) first.
         match (self.rec(), o.rec()) {
-            (Some(a), Some(b)) => cmp_recs(&b, &a),
-            _ => Ordering::Equal,
+            (Some(a), Some(b)) => cmp_keys(b.key, a.key).then(self.src.cmp(&o.src)),
+            _ => self.src.cmp(&o.src),
         }
     }
 }
@@ -609,7 +615,7 @@ mod tests {
         for i in 0..300u64 {
             let mut b = Vec::new();
             let row = format!("r{:03}", (i * 37) % 100);
-            push_rec(&mut b, &key(&row, "q", 5), format!("v{i}").as_bytes(), i);
+            push_rec(&mut b, &key(&row, "q", 5), format!("v{i}").as_bytes());
             all.push((row, i));
             c.extend(&b).unwrap();
             if c.len() == 70 {
@@ -622,7 +628,8 @@ mod tests {
         let mut got = Vec::new();
         merge(&runs, &c, 4096, |r| {
             let k = Key::parse(r.key).unwrap();
-            got.push((String::from_utf8(k.row().to_vec()).unwrap(), r.seq));
+            let i: u64 = std::str::from_utf8(&r.value[1..]).unwrap().parse().unwrap();
+            got.push((String::from_utf8(k.row().to_vec()).unwrap(), i));
             Ok(())
         })
         .unwrap();
@@ -669,13 +676,15 @@ mod tests {
             // Half the entries know their qualifier's rank, as the build's do.
             let qual = ((x >> 50) % 2 == 0).then_some(q as u16);
             entries.push(Entry::new(c.family_rank(fam), &row, qual, b.len()));
-            push_rec(&mut b, &k, b"v", i);
+            push_rec(&mut b, &k, &i.to_be_bytes());
         }
         c.extend_entries(b, &entries).unwrap();
-        let mut want: Vec<(Vec<u8>, u64)> = c.iter().map(|r| (r.key.to_vec(), r.seq)).collect();
+        let input = |r: Rec<'_>| (r.key.to_vec(), r.value.to_vec());
+        let mut want: Vec<(Vec<u8>, Vec<u8>)> = c.iter().map(input).collect();
+        // Equal keys: the later input (higher index in the value) first.
         want.sort_by(|a, b| cmp_keys(&a.0, &b.0).then(b.1.cmp(&a.1)));
         c.sort();
-        let got: Vec<(Vec<u8>, u64)> = c.iter().map(|r| (r.key.to_vec(), r.seq)).collect();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = c.iter().map(input).collect();
         assert!(got == want, "radix order differs from the comparator's");
     }
 
@@ -700,7 +709,7 @@ mod tests {
                 (i % 3) as i64,
                 KeyType::Put as u8,
             );
-            push_rec(&mut b, &k, b"v", i);
+            push_rec(&mut b, &k, b"v");
         }
         c.extend(&b).unwrap();
         c.sort();
