@@ -178,9 +178,9 @@ struct Ctx<'a> {
     quoting: bool,
     header: bool,
     mapping: &'a Mapping,
-    fam_index: Vec<usize>,
+    fam_index: &'a [usize],
     /// Each column's family rank in the sort chunk and qualifier rank in its family.
-    fam_rank: Vec<(u16, u16)>,
+    fam_rank: &'a [(u16, u16)],
     timestamp: i64,
     skip_empty: bool,
     regions: Option<&'a Regions>,
@@ -238,8 +238,8 @@ fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
             .mapping
             .columns
             .iter()
-            .zip(&ctx.fam_index)
-            .zip(&ctx.fam_rank)
+            .zip(ctx.fam_index)
+            .zip(ctx.fam_rank)
         {
             let Some(value) = rec.get(col.field) else {
                 continue;
@@ -841,8 +841,8 @@ fn build_inner(
             quoting: opts.quoting,
             header: opts.header,
             mapping: &mapping,
-            fam_index: fam_index.clone(),
-            fam_rank: fam_rank.clone(),
+            fam_index: &fam_index,
+            fam_rank: &fam_rank,
             timestamp: opts.timestamp,
             skip_empty: opts.skip_empty,
             regions: fixed.as_ref(),

@@ -298,7 +298,9 @@ impl Chunk {
         self.offsets.is_empty()
     }
 
-    /// Append the records encoded back to back in `batch`.
+    /// Append the records encoded back to back in `batch` (tests; the build hands over
+    /// entries made while encoding, [`Chunk::extend_entries`]).
+    #[cfg(test)]
     pub fn extend(&mut self, batch: &[u8]) -> Result<()> {
         let mut entries = Vec::new();
         let mut at = 0;
