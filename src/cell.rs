@@ -396,15 +396,16 @@ fn compare_same_shape(a: &Key<'_>, b: &Key<'_>) -> Option<Ordering> {
 /// Normal order of a raw KEY `prev` against `key` (whose row and family lengths are given)
 /// when the first byte where they differ decides it: inside equally long rows, or inside
 /// both qualifiers of the same row and family. This is most neighbouring cells, and it needs
-/// no parse of `prev`. None leaves the case to [`Order::compare`].
+/// no parse of `prev`. `cp` is the length of the keys' common prefix
+/// ([`crate::bytes::common_prefix`]). None leaves the case to [`Order::compare`].
 #[inline]
 pub fn order_by_first_difference(
     prev: &[u8],
     key: &[u8],
+    cp: usize,
     row_len: usize,
     fam_len: usize,
 ) -> Option<Ordering> {
-    let cp = crate::bytes::common_prefix(prev, key);
     let qs = 3 + row_len + fam_len;
     let in_row = cp >= 2 && cp < 2 + row_len;
     let in_qualifiers = cp >= qs && cp + TS_TYPE_LEN < prev.len().min(key.len());
@@ -506,8 +507,13 @@ mod tests {
         for a in &keys {
             for b in &keys {
                 let kb = Key::parse(b).unwrap();
-                if let Some(o) = order_by_first_difference(a, b, kb.row().len(), kb.family().len())
-                {
+                if let Some(o) = order_by_first_difference(
+                    a,
+                    b,
+                    crate::bytes::common_prefix(a, b),
+                    kb.row().len(),
+                    kb.family().len(),
+                ) {
                     decided += 1;
                     let full = Order::Normal.compare(&Key::parse(a).unwrap(), &kb);
                     assert_eq!(o, full, "{a:?} vs {b:?}");

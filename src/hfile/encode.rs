@@ -42,6 +42,8 @@ struct PrevMeta {
 #[derive(Debug, Clone)]
 struct Prev<'k> {
     key: &'k [u8],
+    /// Bytes the whole current and previous keys share (the writer's order check found it).
+    common: usize,
     value_len: usize,
     value_at: std::ops::Range<usize>,
     row_len: usize,
@@ -102,20 +104,20 @@ fn flat_key_common(cur: &Cell<'_>, prev: &Prev, with_ts_type: bool) -> usize {
     if r1 != r2 {
         return common_prefix(&(r1 as u16).to_be_bytes(), &(r2 as u16).to_be_bytes());
     }
-    // One scan over row length, row, family and the qualifiers' common length decides
-    // whenever the families match (one family per file is the rule).
+    // The keys' common prefix decides whenever it ends inside the row, or (family check
+    // bypassed, as HBase does) past equal families: then the qualifiers share
+    // min(cp, end of the shorter qualifier) bytes.
     let (a, b) = (cur.key.raw(), prev.key);
+    let cp = prev.common;
+    if cp < 2 + r1 {
+        return cp;
+    }
     let fam_end = 3 + r1 + cur.key.family().len();
-    let (q1, q2) = (cur.key.qualifier(), prev.qualifier());
-    if b.get(2 + r1).map(|&l| 3 + r1 + usize::from(l)) == Some(fam_end) {
-        let lim = fam_end + q1.len().min(q2.len());
-        if let (Some(x), Some(y)) = (a.get(..lim), b.get(..lim)) {
-            let cp = common_prefix(x, y);
-            if cp < 2 + r1
-                || (cp >= fam_end && (!with_ts_type || q1.len() != q2.len() || cp != lim))
-            {
-                return cp;
-            }
+    if cp >= fam_end && a.len() >= fam_end + 9 && b.len() >= fam_end + 9 {
+        let (q1, q2) = (a.len() - 9 - fam_end, b.len() - 9 - fam_end);
+        let lim = fam_end + q1.min(q2);
+        if !with_ts_type || q1 != q2 || cp < lim {
+            return cp.min(lim);
         }
     }
     flat_key_common_by_parts(cur, prev, with_ts_type)
@@ -310,11 +312,13 @@ impl BlockEncoder {
     }
 
     /// Append one cell. Cells must already be validated and in order; `prev_key` is the key
-    /// of the cell written before it (ignored at the start of a block).
-    pub fn write(&mut self, cell: &Cell<'_>, prev_key: Option<&[u8]>) {
+    /// of the cell written before it and `common` how many leading bytes the two keys share
+    /// (both ignored at the start of a block).
+    pub fn write(&mut self, cell: &Cell<'_>, prev_key: Option<&[u8]>, common: usize) {
         let prev = match (&self.prev, prev_key) {
             (Some(m), Some(key)) => Some(Prev {
                 key,
+                common,
                 value_len: m.value_len,
                 value_at: m.value_at.clone(),
                 row_len: m.row_len,
@@ -395,15 +399,19 @@ impl BlockEncoder {
     /// Row part / qualifier part shared by DIFF and FAST_DIFF.
     fn write_row_qual(&mut self, cell: &Cell<'_>, common: usize) {
         let key = cell.key.raw();
-        let row_len = cell.key.row().len();
-        if common < row_len + 2 {
+        let row_end = 2 + cell.key.row().len();
+        let qual_end = key.len().saturating_sub(9);
+        if common < row_end {
+            // The rest of the row, then the whole qualifier (the family is implied).
+            let qual_start = row_end + 1 + cell.key.family().len();
             self.buf
-                .extend_from_slice(key.get(common..2 + row_len).unwrap_or(&[]));
-            self.buf.extend_from_slice(cell.key.qualifier());
+                .extend_from_slice(key.get(common..row_end).unwrap_or(&[]));
+            self.buf
+                .extend_from_slice(key.get(qual_start..qual_end).unwrap_or(&[]));
         } else {
-            let cq = common - (row_len + 2) - (cell.key.family().len() + 1);
+            // Same row: `common` counts into the qualifier; the rest of it follows.
             self.buf
-                .extend_from_slice(cell.key.qualifier().get(cq..).unwrap_or(&[]));
+                .extend_from_slice(key.get(common..qual_end).unwrap_or(&[]));
         }
     }
 
@@ -504,29 +512,32 @@ impl BlockEncoder {
             return at..at + vlen;
         };
         let common = flat_key_common(cell, p, false);
+        let n = key.len();
         let mut flag: u8 = 0;
-        if key.len() == p.key.len() {
+        if n == p.key.len() {
             flag |= FAST_SAME_KEY_LENGTH;
         }
         if vlen == p.value_len {
             flag |= FAST_SAME_VALUE_LENGTH;
         }
-        if cell.key.type_code() == p.type_code() {
+        let type_code = cell.key.type_code();
+        if type_code == p.type_code() {
             flag |= FAST_SAME_TYPE;
         }
-        let cur_ts = cell.key.timestamp().to_be_bytes();
-        let prev_ts = p.timestamp().to_be_bytes();
-        let ts_common = common_prefix(&cur_ts, &prev_ts).min(7);
+        let ts = cell.key.timestamp() as u64;
+        let ts_common = ((ts ^ p.timestamp() as u64).leading_zeros() / 8).min(7) as usize;
         flag |= ts_common as u8;
         let prev_value = p.value_at.clone();
-        let same_value =
-            vlen == p.value_len && self.buf.get(prev_value.clone()) == Some(cell.value);
+        let same_value = vlen == p.value_len
+            && (vlen == 0 || cell.value.first() == self.buf.get(prev_value.start))
+            && self.buf.get(prev_value.clone()) == Some(cell.value);
         if same_value {
             flag |= FAST_SAME_VALUE;
         }
+        self.buf.reserve(n + vlen + 24);
         self.buf.push(flag);
         if flag & FAST_SAME_KEY_LENGTH == 0 {
-            put_cint(&mut self.buf, key.len());
+            put_cint(&mut self.buf, n);
         }
         if flag & FAST_SAME_VALUE_LENGTH == 0 {
             put_cint(&mut self.buf, vlen);
@@ -534,9 +545,9 @@ impl BlockEncoder {
         put_cint(&mut self.buf, common);
         self.write_row_qual(cell, common);
         self.buf
-            .extend_from_slice(cur_ts.get(ts_common..).unwrap_or(&[]));
+            .extend_from_slice(ts.to_be_bytes().get(ts_common..).unwrap_or(&[]));
         if flag & FAST_SAME_TYPE == 0 {
-            self.buf.push(cell.key.type_code());
+            self.buf.push(type_code);
         }
         if same_value {
             return prev_value;
@@ -624,6 +635,7 @@ mod tests {
             };
             let prev = Prev {
                 key: &w[0],
+                common: common_prefix(&w[0], &w[1]),
                 value_len: 0,
                 value_at: 0..0,
                 row_len: pk.row().len(),

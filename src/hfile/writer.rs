@@ -827,7 +827,9 @@ impl HFileWriter {
         r
     }
 
-    fn validate_cell(&self, cell: &Cell<'_>) -> Result<std::cmp::Ordering> {
+    /// Check a cell before it is appended; gives its order against the previous cell and how
+    /// many leading bytes their keys share (0 for the first cell).
+    fn validate_cell(&self, cell: &Cell<'_>) -> Result<(std::cmp::Ordering, usize)> {
         let key = &cell.key;
         let bad = |m: String| Err(Error::usage(format!("cell {}: {m}", cell.text())));
         if KeyType::from_code(key.type_code()).is_none() {
@@ -866,17 +868,23 @@ impl HFileWriter {
                 }
             }
         }
-        let ord = match &self.last_key {
-            None => std::cmp::Ordering::Less,
-            Some(prev) => match crate::cell::order_by_first_difference(
-                prev,
-                key.raw(),
-                key.row().len(),
-                key.family().len(),
-            ) {
-                Some(o) => o,
-                None => Order::Normal.compare(&Key::parse(prev)?, key),
-            },
+        let (ord, common) = match &self.last_key {
+            None => (std::cmp::Ordering::Less, 0),
+            Some(prev) => {
+                let cp = crate::bytes::common_prefix(prev, key.raw());
+                let row_len = key.row().len();
+                let ord = match crate::cell::order_by_first_difference(
+                    prev,
+                    key.raw(),
+                    cp,
+                    row_len,
+                    key.family().len(),
+                ) {
+                    Some(o) => o,
+                    None => Order::Normal.compare(&Key::parse(prev)?, key),
+                };
+                (ord, cp)
+            }
         };
         if ord == std::cmp::Ordering::Greater {
             let prev = self
@@ -889,7 +897,7 @@ impl HFileWriter {
                 "out of order: it sorts before the previous cell {prev} (cells must be appended in HBase's cell order)"
             ));
         }
-        Ok(ord)
+        Ok((ord, common))
     }
 
     /// Append one cell. Cells must come in HBase's cell order (row, family, qualifier,
@@ -901,7 +909,7 @@ impl HFileWriter {
     }
 
     fn append_inner(&mut self, cell: &Cell<'_>) -> Result<()> {
-        let ord = self.validate_cell(cell)?;
+        let (ord, common) = self.validate_cell(cell)?;
         let key = cell.key.raw();
         // StoreFileWriter: blooms see the cell before the HFile writer does.
         if let Some(g) = &mut self.general {
@@ -916,14 +924,22 @@ impl HFileWriter {
                     .unwrap_or(row),
                 _ => row,
             };
-            if g.w.is_new_key(bk) {
+            // A ROW bloom's last key is the previous cell's row: the order check's common
+            // prefix already says whether the row changed.
+            let new = match g.kind {
+                BloomType::Row => self.last_key.is_none() || common < 2 + row.len(),
+                _ => g.w.is_new_key(bk),
+            };
+            debug_assert_eq!(new, g.w.is_new_key(bk));
+            if new {
                 g.w.add(bk);
             }
         }
-        if matches!(
-            cell.key.key_type(),
-            Some(KeyType::DeleteFamily | KeyType::DeleteFamilyVersion)
-        ) && self.opts.store_file_metadata
+        let tc = cell.key.type_code();
+        let put = tc == KeyType::Put as u8;
+        if !put
+            && (tc == KeyType::DeleteFamily as u8 || tc == KeyType::DeleteFamilyVersion as u8)
+            && self.opts.store_file_metadata
         {
             self.delete_family_count += 1;
             if let Some(d) = &mut self.delete_family {
@@ -939,7 +955,7 @@ impl HFileWriter {
         if !self.block_open {
             self.new_block();
         }
-        self.encoder.write(cell, self.last_key.as_deref());
+        self.encoder.write(cell, self.last_key.as_deref(), common);
         self.total_key_len += key.len() as u64;
         self.total_value_len += cell.value.len() as u64;
         let mut size = 4 + 8 + key.len() + cell.value.len();
@@ -967,14 +983,10 @@ impl HFileWriter {
         self.max_memstore_ts = self.max_memstore_ts.max(cell.seq_id as i64);
         self.max_tags_len = self.max_tags_len.max(cell.tags.len());
         let ts = cell.key.timestamp();
-        if cell.key.type_code() == KeyType::Put as u8 {
-            self.earliest_put = self.earliest_put.min(ts);
-        }
         self.include_ts(ts);
-        if matches!(
-            cell.key.key_type(),
-            Some(KeyType::DeleteColumn | KeyType::DeleteFamily)
-        ) {
+        if put {
+            self.earliest_put = self.earliest_put.min(ts);
+        } else if tc == KeyType::DeleteColumn as u8 || tc == KeyType::DeleteFamily as u8 {
             self.include_ts(0);
         }
         Ok(())
