@@ -464,6 +464,23 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Ask the CPU to start loading the cache line holding the start of `b` (a hint: no effect
+/// on what any load returns, and nothing on targets without a prefetch instruction).
+#[inline]
+pub fn prefetch(b: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: PREFETCHT0 only hints the cache; it never faults or changes memory, and the
+    // pointer comes from a live slice anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            b.as_ptr().cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = b;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

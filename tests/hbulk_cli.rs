@@ -353,7 +353,7 @@ fn spilling_gives_the_same_cells_and_rolls() {
         d.path(),
     ));
     let j: serde_json::Value = serde_json::from_str(&small).unwrap();
-    assert!(j["spilled_runs"].as_u64().unwrap() >= 3, "{small}");
+    assert!(j["spilled_runs"].as_u64().unwrap() >= 2, "{small}");
     ok(&hbulk(
         &[
             "build",
@@ -671,4 +671,80 @@ fn table_dir_family_settings_from_the_descriptor() {
         "{err}"
     );
     assert!(files(&dir.path().join("out3")).is_empty() || !dir.path().join("out3").exists());
+}
+
+/// A row's cells are sorted and grouped per family as they are parsed: columns given out of
+/// cell order over several families, one cell named by two columns (the later column wins),
+/// skipped empty fields, and the same row and timestamp on many lines (the last line wins),
+/// in memory and spilled, give exactly the cells of a model, in order (`hbulk check`).
+#[test]
+fn grouped_rows_match_a_model() {
+    let d = tempfile::tempdir().unwrap();
+    // Columns: row, f2:b, f1:z, f1:a, ts, f2:a, f1:z again (wins over the first f1:z).
+    let spec = "HBASE_ROW_KEY,f2:b,f1:z,f1:a,HBASE_TS_KEY,f2:a,f1:z";
+    let cols = [
+        ("f2", "b"),
+        ("f1", "z"),
+        ("f1", "a"),
+        ("f2", "a"),
+        ("f1", "z"),
+    ];
+    let mut want: Cells = BTreeMap::new();
+    let mut s = String::new();
+    let mut x = 7u64;
+    for i in 0..6000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let row = format!("r{:04}", (x >> 33) % 700);
+        let ts = 100 + (x >> 45) % 3;
+        let v: Vec<String> = (0..5)
+            .map(|c| {
+                if (x >> (10 + 3 * c)) % 5 == 0 {
+                    String::new()
+                } else {
+                    format!("v{i}.{c}")
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "{row},{},{},{},{ts},{},{}\n",
+            v[0], v[1], v[2], v[3], v[4]
+        ));
+        for (c, &(f, q)) in cols.iter().enumerate() {
+            if !v[c].is_empty() {
+                want.insert(
+                    (row.clone().into(), f.into(), q.into(), ts as i64),
+                    v[c].clone().into_bytes(),
+                );
+            }
+        }
+    }
+    std::fs::write(d.path().join("in.csv"), s).unwrap();
+    std::fs::write(d.path().join("splits"), "r0200\nr0500\n").unwrap();
+    for (out, memory) in [("mem", None), ("spilled", Some("64K"))] {
+        let mut args = vec![
+            "build",
+            "in.csv",
+            "--columns",
+            spec,
+            "--out",
+            out,
+            "--split-file",
+            "splits",
+            "--skip-empty",
+            "--encoding",
+            "FAST_DIFF",
+            "--json",
+        ];
+        if let Some(m) = memory {
+            args.extend(["--memory", m]);
+        }
+        let j: serde_json::Value = serde_json::from_str(&ok(&hbulk(&args, d.path()))).unwrap();
+        if memory.is_some() {
+            assert!(j["spilled_runs"].as_u64().unwrap() >= 1, "{j}");
+        }
+        assert_eq!(read_all(&d.path().join(out)), want, "{out}");
+        ok(&hbulk(&["check", out, "--split-file", "splits"], d.path()));
+    }
 }

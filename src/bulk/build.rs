@@ -179,8 +179,11 @@ struct Ctx<'a> {
     header: bool,
     mapping: &'a Mapping,
     fam_index: &'a [usize],
-    /// Each column's family rank in the sort chunk and qualifier rank in its family.
-    fam_rank: &'a [(u16, u16)],
+    /// Each column's family rank in the sort chunk.
+    fam_rank: &'a [u16],
+    /// Column indices in the order a row's cells sort: family rank, qualifier rank, and
+    /// of two columns naming the same cell the later first (it wins).
+    order: &'a [usize],
     timestamp: i64,
     skip_empty: bool,
     regions: Option<&'a Regions>,
@@ -234,23 +237,33 @@ fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
         if ctx.sample_stride > 0 && index % ctx.sample_stride == 0 {
             c.sample.push(row.clone());
         }
-        for ((col, &fi), &rank) in ctx
-            .mapping
-            .columns
-            .iter()
-            .zip(ctx.fam_index)
-            .zip(ctx.fam_rank)
-        {
+        // The row's cells in cell order, one sort group per family (see `Entry`).
+        let mut group: Option<(u16, usize, u16)> = None; // (family rank, offset, cells)
+        for &i in ctx.order {
+            let (Some(col), Some(&fi), Some(&rank)) = (
+                ctx.mapping.columns.get(i),
+                ctx.fam_index.get(i),
+                ctx.fam_rank.get(i),
+            ) else {
+                continue;
+            };
             let Some(value) = rec.get(col.field) else {
                 continue;
             };
             if value.is_empty() && ctx.skip_empty {
                 continue;
             }
-            let klen = 2 + row.len() + 1 + col.family.len() + col.qualifier.len() + 9;
             let b = &mut c.bytes;
-            c.entries
-                .push(Entry::new(rank.0, &row, Some(rank.1), b.len()));
+            group = match group {
+                Some((f, at, n)) if f == rank && n < u16::MAX => Some((f, at, n + 1)),
+                other => {
+                    if let Some((f, at, n)) = other {
+                        c.entries.push(Entry::new(f, &row, n, at));
+                    }
+                    Some((rank, b.len(), 1))
+                }
+            };
+            let klen = 2 + row.len() + 1 + col.family.len() + col.qualifier.len() + 9;
             crate::bytes::write_pbvar(b, klen as u64);
             crate::bytes::write_pbvar(b, value.len() as u64);
             b.extend_from_slice(&(row.len() as u16).to_be_bytes());
@@ -263,6 +276,9 @@ fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
             b.extend_from_slice(value);
             c.cells += 1;
             *c.tally.entry((region, fi)).or_insert(0) += (8 + klen + value.len()) as u64;
+        }
+        if let Some((f, at, n)) = group {
+            c.entries.push(Entry::new(f, &row, n, at));
         }
     }
     c
@@ -559,7 +575,7 @@ impl Intake<'_> {
                     self.stride *= 2;
                 }
             }
-            if self.chunk.would_overflow(p.bytes.len(), p.cells as usize) {
+            if self.chunk.would_overflow(p.bytes.len(), p.entries.len()) {
                 let path = self.spill_dir.join(format!("run-{:05}", self.runs.len()));
                 self.report.spilled_bytes += self.chunk.spill(&path)?;
                 self.runs.push(path);
@@ -782,25 +798,17 @@ fn build_inner(
     // Leave room for batches in flight, conversion buffers and the writers.
     let chunk_limit = (memory / 8 * 5).max(1 << 16);
     let chunk = Chunk::new(chunk_limit, &families);
-    let fam_rank: Vec<(u16, u16)> = mapping
+    let fam_rank: Vec<u16> = mapping
         .columns
         .iter()
-        .map(|c| {
-            let mut quals: Vec<&[u8]> = mapping
-                .columns
-                .iter()
-                .filter(|o| o.family == c.family)
-                .map(|o| o.qualifier.as_slice())
-                .collect();
-            quals.sort_unstable();
-            quals.dedup();
-            let q = quals.partition_point(|q| *q < c.qualifier.as_slice());
-            (
-                chunk.family_rank(&c.family),
-                q.min(u16::MAX as usize - 1) as u16,
-            )
-        })
+        .map(|c| chunk.family_rank(&c.family))
         .collect();
+    let mut order: Vec<usize> = (0..fam_rank.len()).collect();
+    order.sort_by_key(|&i| {
+        let f = fam_rank.get(i).copied().unwrap_or(u16::MAX);
+        let q = mapping.columns.get(i).map(|c| c.qualifier.as_slice());
+        (f, q, std::cmp::Reverse(i))
+    });
     let pbar = bar(opts.progress, total_in, "parse");
     let mut first_err: Option<Error> = None;
     let mut intake = Intake {
@@ -843,6 +851,7 @@ fn build_inner(
             mapping: &mapping,
             fam_index: &fam_index,
             fam_rank: &fam_rank,
+            order: &order,
             timestamp: opts.timestamp,
             skip_empty: opts.skip_empty,
             regions: fixed.as_ref(),

@@ -1,7 +1,9 @@
 //! External merge sort of cells with bounded memory.
 //!
 //! A cell record is `klen:varint vlen:varint KEY VALUE` (KEY in HBase's KeyValue key layout,
-//! varints as protobuf's). Records collect in a [`Chunk`] (batches as encoded plus offsets);
+//! varints as protobuf's). Records collect in a [`Chunk`] (batches as encoded plus one
+//! [`Entry`] per *group*: the cells of one input row in one family, stored back to back in
+//! cell order, so the sort moves one entry per row and family, not one per cell);
 //! when the chunk is full it is sorted in parallel and written to a *run* file — the same
 //! records back to back, deduplicated — in the spill directory. [`merge`] streams the runs and
 //! the last chunk in order through a k-way heap merge.
@@ -67,18 +69,20 @@ pub fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
     }
 }
 
-/// A record's place in the arena with a cached sort key, so most comparisons touch no arena
+/// A group's place in the arena with a cached sort key, so most comparisons touch no arena
 /// memory: the family's rank, the first 16 row bytes (zero padded, big-endian) and, for rows
-/// of at most 16 bytes, the row's length and the qualifier's rank — which then decide the
-/// order of all but identical cells. Made where the record is encoded ([`Entry::new`]) and
-/// handed to [`Chunk::extend_entries`].
+/// of at most 16 bytes, the row's length. A group is `cells` records of one row and family,
+/// stored back to back in cell order (as one input row's columns are). Groups sort by
+/// (family, row, input order descending); groups of the same row and family are merged
+/// cell by cell when read ([`Chunk::iter`]). Made where the records are encoded
+/// ([`Entry::new`]) and handed to [`Chunk::extend_entries`].
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     prefix: u128,
     off: usize,
     fam: u16,
-    /// Rank of the qualifier among the family's known qualifiers (`u16::MAX`: not known).
-    qual: u16,
+    /// Records in the group (at least 1).
+    cells: u16,
     /// Row length, or [`LONG_ROW`] when the prefix does not hold the whole row.
     row_len: u8,
 }
@@ -87,10 +91,9 @@ pub struct Entry {
 const LONG_ROW: u8 = u8::MAX;
 
 impl Entry {
-    /// The entry of a record at `off` in its batch, of family rank `fam`
-    /// ([`Chunk::family_rank`]), row `row` and qualifier rank `qual` (its place among the
-    /// family's qualifiers in byte order, when all of them are known).
-    pub fn new(fam: u16, row: &[u8], qual: Option<u16>, off: usize) -> Entry {
+    /// The entry of a group of `cells` records at `off` in its batch, of family rank `fam`
+    /// ([`Chunk::family_rank`]) and row `row`. The records must be in cell order.
+    pub fn new(fam: u16, row: &[u8], cells: u16, off: usize) -> Entry {
         let mut p = [0u8; 16];
         for (d, s) in p.iter_mut().zip(row) {
             *d = *s;
@@ -99,7 +102,7 @@ impl Entry {
             prefix: u128::from_be_bytes(p),
             off,
             fam,
-            qual: qual.unwrap_or(u16::MAX),
+            cells: cells.max(1),
             row_len: if row.len() <= 16 {
                 row.len() as u8
             } else {
@@ -108,9 +111,9 @@ impl Entry {
         }
     }
 
-    /// Order by the cached key alone where it decides; None when the cells must be compared.
+    /// Order by the cached key alone where it decides; None when the rows must be compared.
     /// Equal family rank and prefix, both rows held whole: the row length orders different
-    /// rows (the shorter is a prefix of the longer), then the qualifier rank.
+    /// rows (the shorter is a prefix of the longer); the same row: the later group first.
     fn quick_cmp(&self, o: &Entry) -> Option<Ordering> {
         let c = self.fam.cmp(&o.fam).then(self.prefix.cmp(&o.prefix));
         if c != Ordering::Equal {
@@ -119,14 +122,15 @@ impl Entry {
         if self.row_len == LONG_ROW || o.row_len == LONG_ROW {
             return None;
         }
-        let c = self.row_len.cmp(&o.row_len);
-        if c != Ordering::Equal {
-            return Some(c);
+        Some(self.row_len.cmp(&o.row_len).then(o.off.cmp(&self.off)))
+    }
+
+    /// Same family and row, when the cached key can tell (None: compare the rows).
+    fn same_group(&self, o: &Entry) -> Option<bool> {
+        if self.fam != o.fam || self.prefix != o.prefix || self.row_len != o.row_len {
+            return Some(false);
         }
-        if self.qual == u16::MAX || o.qual == u16::MAX || self.qual == o.qual {
-            return None;
-        }
-        Some(self.qual.cmp(&o.qual))
+        (self.row_len != LONG_ROW).then_some(true)
     }
 }
 
@@ -231,6 +235,9 @@ where
 const BATCH_SHIFT: u32 = 32;
 const BATCH_MASK: usize = (1 << BATCH_SHIFT) - 1;
 
+/// How many entries ahead of the one being read [`Chunk::range`] prefetches records.
+const PREFETCH_AHEAD: usize = 16;
+
 /// The record `e` points at in `batches`.
 fn record_in<'a>(batches: &'a [Vec<u8>], e: &Entry) -> Option<Rec<'a>> {
     batches
@@ -238,6 +245,115 @@ fn record_in<'a>(batches: &'a [Vec<u8>], e: &Entry) -> Option<Rec<'a>> {
         .get(e.off & BATCH_MASK..)
         .and_then(rec_at)
         .map(|(r, _)| r)
+}
+
+/// Order of two groups by their first records' (family, row); unreadable records last.
+fn group_cmp(a: Option<Rec<'_>>, b: Option<Rec<'_>>) -> Ordering {
+    let (a, b) = (
+        a.and_then(|r| Key::parse(r.key).ok()),
+        b.and_then(|r| Key::parse(r.key).ok()),
+    );
+    match (a, b) {
+        (Some(x), Some(y)) => x
+            .family()
+            .cmp(y.family())
+            .then_with(|| compare(x.row(), y.row())),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Iterator over the records of sorted groups in cell order: a lone group's records as
+/// stored; several groups of one row and family merged (equal keys: the later group's
+/// first). Sorted order visits groups at random places in memory, so each step asks the
+/// CPU to fetch a group a few entries ahead.
+pub struct Cells<'a> {
+    chunk: &'a Chunk,
+    entries: &'a [Entry],
+    /// Next entry to open.
+    next: usize,
+    /// Unread bytes of the open group and how many records they hold.
+    group: &'a [u8],
+    left: u16,
+    /// Records of merged groups, in order, and how many were handed out.
+    merged: Vec<Rec<'a>>,
+    taken: usize,
+}
+
+impl<'a> Cells<'a> {
+    fn new(chunk: &'a Chunk, entries: &'a [Entry]) -> Self {
+        Cells {
+            chunk,
+            entries,
+            next: 0,
+            group: &[],
+            left: 0,
+            merged: Vec::new(),
+            taken: 0,
+        }
+    }
+
+    fn bytes_of(&self, e: &Entry) -> &'a [u8] {
+        let chunk: &'a Chunk = self.chunk;
+        chunk
+            .batches
+            .get(e.off >> BATCH_SHIFT)
+            .and_then(|b| b.get(e.off & BATCH_MASK..))
+            .unwrap_or(&[])
+    }
+}
+
+impl<'a> Iterator for Cells<'a> {
+    type Item = Rec<'a>;
+
+    fn next(&mut self) -> Option<Rec<'a>> {
+        loop {
+            if let Some(r) = self.merged.get(self.taken) {
+                self.taken += 1;
+                return Some(*r);
+            }
+            if self.left > 0 {
+                self.left -= 1;
+                if let Some((r, n)) = rec_at(self.group) {
+                    self.group = self.group.get(n..).unwrap_or(&[]);
+                    return Some(r);
+                }
+                self.left = 0;
+            }
+            let e = *self.entries.get(self.next)?;
+            if let Some(ahead) = self.entries.get(self.next + PREFETCH_AHEAD) {
+                self.chunk.prefetch(ahead);
+            }
+            let mut end = self.next + 1;
+            while self
+                .entries
+                .get(end)
+                .is_some_and(|o| self.chunk.same_group(&e, o))
+            {
+                end += 1;
+            }
+            self.merged.clear();
+            self.taken = 0;
+            if end == self.next + 1 {
+                self.group = self.bytes_of(&e);
+                self.left = e.cells;
+            } else {
+                // The same row and family several times: merge the groups' records. The
+                // entries run later group first and a stable sort keeps that among equals.
+                for o in self.entries.get(self.next..end).unwrap_or(&[]) {
+                    let mut b = self.bytes_of(o);
+                    for _ in 0..o.cells {
+                        let Some((r, n)) = rec_at(b) else { break };
+                        self.merged.push(r);
+                        b = b.get(n..).unwrap_or(&[]);
+                    }
+                }
+                self.merged.sort_by(|a, b| cmp_keys(a.key, b.key));
+            }
+            self.next = end;
+        }
+    }
 }
 
 /// Records in memory.
@@ -288,7 +404,7 @@ impl Chunk {
             && self.used() + extra_bytes + extra_recs * std::mem::size_of::<Entry>() > self.limit
     }
 
-    /// Records held.
+    /// Groups held (a group is one or more records of one row and family).
     pub fn len(&self) -> usize {
         self.offsets.len()
     }
@@ -306,8 +422,8 @@ impl Chunk {
         let mut at = 0;
         while let Some((r, n)) = batch.get(at..).and_then(rec_at) {
             entries.push(match Key::parse(r.key) {
-                Ok(k) => Entry::new(self.family_rank(k.family()), k.row(), None, at),
-                Err(_) => Entry::new(u16::MAX, &[], None, at),
+                Ok(k) => Entry::new(self.family_rank(k.family()), k.row(), 1, at),
+                Err(_) => Entry::new(u16::MAX, &[], 1, at),
             });
             at += n;
         }
@@ -338,14 +454,13 @@ impl Chunk {
         record_in(&self.batches, e)
     }
 
-    /// Sort the records (in parallel): an in-place radix sort on the cached (family rank,
-    /// row prefix) bytes, the full cell comparison only where those tie.
+    /// Sort the groups (in parallel): an in-place radix sort on the cached (family rank,
+    /// row prefix) bytes, the rows themselves compared only where those tie.
     pub fn sort(&mut self) {
         let batches = &self.batches;
-        // Equal keys: the record appended later (read later) first.
-        let full = |a: &Entry, b: &Entry| match (record_in(batches, a), record_in(batches, b)) {
-            (Some(x), Some(y)) => cmp_keys(x.key, y.key).then(b.off.cmp(&a.off)),
-            _ => b.off.cmp(&a.off),
+        // The same row and family: the group appended later (read later) first.
+        let full = |a: &Entry, b: &Entry| {
+            group_cmp(record_in(batches, a), record_in(batches, b)).then(b.off.cmp(&a.off))
         };
         if self.offsets.iter().any(|e| e.fam == u16::MAX) {
             // A family outside the known set has no rank: compare everything in full.
@@ -392,18 +507,35 @@ impl Chunk {
         out
     }
 
-    /// The sorted records in `range`.
-    pub fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = Rec<'_>> + '_ {
-        self.offsets
-            .get(range)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(move |e| self.record(e))
+    /// The sorted records of the groups in `range` (of [`Chunk::groups`]), in order.
+    pub fn range(&self, range: std::ops::Range<usize>) -> Cells<'_> {
+        Cells::new(self, self.offsets.get(range).unwrap_or(&[]))
     }
 
     /// The sorted records, in order.
-    pub fn iter(&self) -> impl Iterator<Item = Rec<'_>> + '_ {
-        self.offsets.iter().filter_map(move |e| self.record(e))
+    pub fn iter(&self) -> Cells<'_> {
+        Cells::new(self, &self.offsets)
+    }
+
+    /// Hint the CPU to bring `e`'s records into cache: a cache line per record, about.
+    fn prefetch(&self, e: &Entry) {
+        if let Some(b) = self
+            .batches
+            .get(e.off >> BATCH_SHIFT)
+            .and_then(|b| b.get(e.off & BATCH_MASK..))
+        {
+            for line in 0..usize::from(e.cells.min(4)) {
+                if let Some(at) = b.get(64 * line..) {
+                    crate::bytes::prefetch(at);
+                }
+            }
+        }
+    }
+
+    /// Whether two sorted-adjacent groups hold the same row and family.
+    fn same_group(&self, a: &Entry, b: &Entry) -> bool {
+        a.same_group(b)
+            .unwrap_or_else(|| group_cmp(self.record(a), self.record(b)) == Ordering::Equal)
     }
 
     /// Sort and write the records, deduplicated, as a run file `path`.
@@ -642,10 +774,11 @@ mod tests {
         assert_eq!(got, want.into_iter().collect::<Vec<_>>());
     }
 
-    /// The radix sort puts records in exactly the comparator's order: rows shorter and longer
-    /// than the cached prefix, rows differing only in zero padding, shared prefixes, several
-    /// families, qualifier ranks known or not, duplicate keys (sequence decides), enough
-    /// records for the parallel path.
+    /// Sorting and reading groups gives records in exactly the comparator's order: rows
+    /// shorter and longer than the cached prefix, rows differing only in zero padding, shared
+    /// prefixes, several families, groups of one to three cells, the same row and family in
+    /// several groups (merged; equal keys: the later group first), enough groups for the
+    /// parallel path.
     #[test]
     fn radix_sort_equals_comparison_sort() {
         let fams = [b"a".to_vec(), b"bb".to_vec()];
@@ -653,7 +786,7 @@ mod tests {
         let mut b = Vec::new();
         let mut entries = Vec::new();
         let mut x = 99u64;
-        for i in 0..200_000u64 {
+        for i in 0..100_000u64 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
@@ -667,22 +800,20 @@ mod tests {
                 row.push(0);
             }
             let fam = &fams[((x >> 30) % 2) as usize];
-            let q = (x >> 33) % 3;
-            let k = make_key(
-                &row,
-                fam,
-                format!("q{q}").as_bytes(),
-                ((x >> 45) % 3) as i64,
-                4,
-            );
-            // Half the entries know their qualifier's rank, as the build's do.
-            let qual = ((x >> 50) % 2 == 0).then_some(q as u16);
-            entries.push(Entry::new(c.family_rank(fam), &row, qual, b.len()));
-            push_rec(&mut b, &k, &i.to_be_bytes());
+            let ts = ((x >> 45) % 3) as i64;
+            // One to three distinct qualifiers, in cell order, as a converter emits them.
+            let first = (x >> 33) % 3;
+            let n = 1 + (x >> 36) % (3 - first);
+            entries.push(Entry::new(c.family_rank(fam), &row, n as u16, b.len()));
+            for q in first..first + n {
+                let k = make_key(&row, fam, format!("q{q}").as_bytes(), ts, 4);
+                push_rec(&mut b, &k, &i.to_be_bytes());
+            }
         }
         c.extend_entries(b, &entries).unwrap();
         let input = |r: Rec<'_>| (r.key.to_vec(), r.value.to_vec());
         let mut want: Vec<(Vec<u8>, Vec<u8>)> = c.iter().map(input).collect();
+        assert!(want.len() > 120_000);
         // Equal keys: the later input (higher index in the value) first.
         want.sort_by(|a, b| cmp_keys(&a.0, &b.0).then(b.1.cmp(&a.1)));
         c.sort();
