@@ -829,7 +829,7 @@ fn build_inner(
     loop {
         // Take a block per core (waiting for them), and more if they are ready.
         let mut blocks: Vec<Block> = held.take().into_iter().collect();
-        while blocks.len() < 2 * threads && first_err.is_none() {
+        while blocks.len() < 4 * threads && first_err.is_none() {
             let next = if blocks.len() < threads {
                 rx.recv().ok()
             } else {
