@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::bulk::input::{encode_record, open_input, BlockRecords, Blocks};
 use crate::bulk::regions::{splits_from_sample, Regions};
-use crate::bulk::sort::{merge, Chunk, Entry, Rec};
+use crate::bulk::sort::{merge, push_group_cell, push_group_head, Chunk, Entry, Rec};
 use crate::bulk::spec::{BadReason, ColumnSpec, Mapping, RowKeySpec};
 use crate::bulk::{new_file_name, now_ms, remove_dir_quietly};
 use crate::cell::{Cell, Key, KeyType};
@@ -260,20 +260,13 @@ fn convert(ctx: &Ctx<'_>, block: &Block) -> Converted {
                     if let Some((f, at, n)) = other {
                         c.entries.push(Entry::new(f, &row, n, at));
                     }
-                    Some((rank, b.len(), 1))
+                    let at = b.len();
+                    push_group_head(b, &row, &col.family, ts, KeyType::Put as u8);
+                    Some((rank, at, 1))
                 }
             };
             let klen = 2 + row.len() + 1 + col.family.len() + col.qualifier.len() + 9;
-            crate::bytes::write_pbvar(b, klen as u64);
-            crate::bytes::write_pbvar(b, value.len() as u64);
-            b.extend_from_slice(&(row.len() as u16).to_be_bytes());
-            b.extend_from_slice(&row);
-            b.push(col.family.len() as u8);
-            b.extend_from_slice(&col.family);
-            b.extend_from_slice(&col.qualifier);
-            b.extend_from_slice(&ts.to_be_bytes());
-            b.push(KeyType::Put as u8);
-            b.extend_from_slice(value);
+            push_group_cell(b, &col.qualifier, value);
             c.cells += 1;
             *c.tally.entry((region, fi)).or_insert(0) += (8 + klen + value.len()) as u64;
         }
@@ -995,12 +988,9 @@ fn build_inner(
             .into_par_iter()
             .map(|g| {
                 let mut output = new_output(None, threads);
-                let mut prev: Option<&[u8]> = None;
-                for r in chunk.range(g) {
-                    if prev != Some(r.key) {
-                        output.append(r)?;
-                    }
-                    prev = Some(r.key);
+                let mut cells = chunk.range(g);
+                while let Some(r) = cells.next_cell() {
+                    output.append(r)?;
                 }
                 output.close()?;
                 let files = std::mem::take(&mut output.pending)
