@@ -1,10 +1,19 @@
 //! `hbulk build` end to end (SNAPPY + FAST_DIFF) versus `LC_ALL=C sort` of the same CSV,
 //! plus peak RSS of a `--memory 256M` build. Size: env `HBKIT_BENCH_GB` (default 1.0).
+//! Both builds are then checked (untimed): `hbulk check` and `hfile verify` pass on the
+//! output, and its cells equal the CSV's (every line's three cells, a repeated row and
+//! timestamp keeping the last line's values): same count and the same order-independent
+//! digest of (key, value) over the distinct input keys and the written cells.
 //!
 //! Run: `HBKIT_BENCH_GB=0.1 cargo bench --bench hbulk_build`
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::Path;
+
+use hbkit::hfile::HFile;
+use rayon::prelude::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -67,6 +76,107 @@ fn run(cmd: &mut Command) -> (Duration, u64) {
         std::thread::sleep(Duration::from_millis(20));
     }
     (t.elapsed(), peak)
+}
+
+/// A 128-bit hash of a cell's (row, family, qualifier, timestamp).
+fn key_hash(row: &[u8], fam: &[u8], qual: &[u8], ts: i64) -> u128 {
+    let h = |seed: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (seed, row, fam, qual, ts).hash(&mut h);
+        h.finish()
+    };
+    u128::from(h(1)) << 64 | u128::from(h(2))
+}
+
+fn value_hash(v: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// One (key, value) pair's share of the digest (summed, so order does not matter).
+fn mix(k: u128, v: u64) -> u64 {
+    let x = (k as u64) ^ ((k >> 64) as u64).rotate_left(17) ^ v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (x >> 31)
+}
+
+/// (distinct cells, digest) the CSV should build: the last line wins for a repeated key.
+fn expected(csv: &Path, lines: u64) -> (u64, u64) {
+    let mut map: HashMap<u128, u64> = HashMap::with_capacity(3 * lines as usize);
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(csv)
+        .expect("csv");
+    let mut rec = csv::ByteRecord::new();
+    while r.read_byte_record(&mut rec).expect("record") {
+        let ts: i64 = std::str::from_utf8(&rec[1]).unwrap().parse().unwrap();
+        for (q, i) in [(&b"text"[..], 2), (b"pair", 3), (b"n", 4)] {
+            map.insert(key_hash(&rec[0], b"cf", q, ts), value_hash(&rec[i]));
+        }
+    }
+    let sum = map
+        .iter()
+        .fold(0u64, |s, (k, v)| s.wrapping_add(mix(*k, *v)));
+    (map.len() as u64, sum)
+}
+
+/// (cells, digest) of every HFile under `out/<family>/`.
+fn written(out: &Path) -> (u64, u64) {
+    let mut files = Vec::new();
+    for fam in std::fs::read_dir(out).expect("out").flatten() {
+        if fam.path().is_dir() && !fam.file_name().to_string_lossy().starts_with('_') {
+            files.extend(
+                std::fs::read_dir(fam.path())
+                    .expect("family dir")
+                    .flatten()
+                    .map(|f| f.path()),
+            );
+        }
+    }
+    files
+        .par_iter()
+        .map(|p| {
+            let f = HFile::open(p).expect("open");
+            let mut s = f.scanner();
+            let (mut n, mut sum) = (0u64, 0u64);
+            while let Some(c) = s.next_cell().expect("cell") {
+                let k = key_hash(
+                    c.key.row(),
+                    c.key.family(),
+                    c.key.qualifier(),
+                    c.key.timestamp(),
+                );
+                sum = sum.wrapping_add(mix(k, value_hash(c.value)));
+                n += 1;
+            }
+            (n, sum)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1.wrapping_add(b.1)))
+}
+
+/// `hbulk check` and `hfile verify` pass on `out`, and its cells equal `want`.
+fn check(out: &Path, want: (u64, u64)) {
+    let st = Command::new(env!("CARGO_BIN_EXE_hbulk"))
+        .arg("check")
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("hbulk check");
+    assert!(st.success(), "hbulk check failed on {}", out.display());
+    let st = Command::new(env!("CARGO_BIN_EXE_hfile"))
+        .arg("verify")
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("hfile verify");
+    assert!(st.success(), "hfile verify failed on {}", out.display());
+    let got = written(out);
+    assert_eq!(
+        got,
+        want,
+        "{}: cells differ from the input's",
+        out.display()
+    );
 }
 
 fn main() {
@@ -139,5 +249,15 @@ fn main() {
     println!(
         "ratio sort/hbulk: {:.2} (> 1 means hbulk is faster)",
         ts.as_secs_f64() / th.as_secs_f64()
+    );
+    let t = Instant::now();
+    let want = expected(&csv, lines);
+    for out in ["out", "out256"] {
+        check(&dir.path().join(out), want);
+    }
+    println!(
+        "checked (untimed, {:.0}s): both builds pass hbulk check and hfile verify and hold exactly the input's {} distinct cells",
+        t.elapsed().as_secs_f64(),
+        want.0
     );
 }
