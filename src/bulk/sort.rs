@@ -5,13 +5,14 @@
 //! [`Chunk`] as *groups*: the cells of one input row in one family, the row, family,
 //! timestamp and type once (see [`push_group_head`]) and then each cell's qualifier and
 //! value in cell order, with one [`Entry`] per group, so the sort moves one entry per row and
-//! family and memory holds each row once;
-//! when the chunk is full it is sorted in parallel and written to a *run* file — the same
-//! records back to back, deduplicated — in the spill directory. [`merge`] streams the runs and
+//! family and memory holds each row once. When the chunk is full it is sorted in parallel and
+//! written to a *run* file — its cells as records, back to back, deduplicated — in the spill
+//! directory. [`merge`] streams the runs and
 //! the last chunk in order through a k-way heap merge.
 //!
 //! Order: family, then HBase's cell order (row, qualifier, timestamp descending, type
-//! descending), then input order descending — in a chunk the place a record was appended at,
+//! descending), then input order descending — in a chunk the place a group was appended at
+//! (within a group, of two columns naming the same cell the later),
 //! across runs the run's number (runs hold ever later input, the chunk the latest). Of cells
 //! with the same row, family, qualifier, timestamp and type only the first in this order —
 //! the one read **last** from the input — is kept: last wins, as when HBase applies the same
@@ -632,7 +633,7 @@ impl Chunk {
         Cells::new(self, &self.offsets)
     }
 
-    /// Hint the CPU to bring `e`'s records into cache: a cache line per record, about.
+    /// Hint the CPU to bring `e`'s group into cache: a line per cell, up to four lines.
     fn prefetch(&self, e: &Entry) {
         if let Some(b) = self
             .batches
