@@ -138,17 +138,29 @@ impl BlockHeader {
     pub fn parse(file: &[u8], offset: u64, checksums: bool) -> Result<BlockHeader> {
         let at = usize::try_from(offset)
             .map_err(|_| Error::corrupt("block header", "offset out of range").at(offset))?;
+        let rest = file.get(at..).unwrap_or_default();
+        Self::parse_start(rest, offset, checksums, file.len() as u64)
+    }
+
+    /// [`BlockHeader::parse`] from `start`, the file's bytes from `offset` on (at least the
+    /// header's, when the file has them), in a file of `file_len` bytes.
+    pub fn parse_start(
+        start: &[u8],
+        offset: u64,
+        checksums: bool,
+        file_len: u64,
+    ) -> Result<BlockHeader> {
         let hs = if checksums {
             HEADER_SIZE
         } else {
             HEADER_SIZE_NO_CHECKSUM
         };
-        let h = file.get(at..at.saturating_add(hs)).ok_or_else(|| {
+        let h = start.get(..hs).ok_or_else(|| {
             Error::corrupt(
                 "block header",
                 format!(
                     "needs {hs} bytes but the file has {} left",
-                    file.len().saturating_sub(at)
+                    file_len.saturating_sub(offset)
                 ),
             )
             .at(offset)
@@ -220,11 +232,10 @@ impl BlockHeader {
             }
         }
         let end = offset.saturating_add(hdr.on_disk_size_with_header());
-        if end > file.len() as u64 {
+        if end > file_len {
             return Err(bad(format!(
-                "block of {} bytes runs past the end of the file ({} bytes)",
+                "block of {} bytes runs past the end of the file ({file_len} bytes)",
                 hdr.on_disk_size_with_header(),
-                file.len()
             )));
         }
         Ok(hdr)

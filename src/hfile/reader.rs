@@ -16,7 +16,9 @@ use crate::hfile::trailer::Trailer;
 /// The file's bytes: memory-mapped (the normal case: HFiles are immutable once closed), or
 /// read into memory when mapping is impossible (empty files, special filesystems).
 enum Source {
-    Mapped(memmap2::Mmap),
+    /// The mapping, and the file kept open for reading block headers without touching the
+    /// mapping ([`HFile::header_at`]).
+    Mapped(memmap2::Mmap, std::fs::File),
     Owned(Vec<u8>),
 }
 
@@ -95,7 +97,7 @@ impl HFile {
         // corruption (all reads are bounds-checked).
         #[allow(unsafe_code)]
         let source = match unsafe { memmap2::Mmap::map(&f) } {
-            Ok(m) => Source::Mapped(m),
+            Ok(m) => Source::Mapped(m, f),
             Err(_) => Source::Owned(std::fs::read(&path).map_err(|e| Error::io(&path, e))?),
         };
         Self::from_source(path, source, check_sums)
@@ -122,7 +124,7 @@ impl HFile {
 
     fn parse(path: PathBuf, source: Source, check_sums: bool) -> Result<HFile> {
         let bytes: &[u8] = match &source {
-            Source::Mapped(m) => m,
+            Source::Mapped(m, _) => m,
             Source::Owned(v) => v,
         };
         let trailer = Trailer::parse(bytes)?;
@@ -284,7 +286,7 @@ impl HFile {
     /// All bytes of the file.
     pub fn bytes(&self) -> &[u8] {
         match &self.source {
-            Source::Mapped(m) => m,
+            Source::Mapped(m, _) => m,
             Source::Owned(v) => v,
         }
     }
@@ -312,7 +314,7 @@ impl HFile {
     /// Tell the kernel this process is done with a byte range of the mapping (`MADV_DONTNEED`).
     /// Reading the range again simply refaults the same bytes from the page cache.
     pub fn release(&self, offset: u64, len: u64) {
-        if let Source::Mapped(m) = &self.source {
+        if let Source::Mapped(m, _) = &self.source {
             let (Ok(o), Ok(l)) = (usize::try_from(offset), usize::try_from(len)) else {
                 return;
             };
@@ -325,6 +327,40 @@ impl HFile {
             #[allow(unsafe_code)]
             let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, o, l) };
         }
+    }
+
+    /// The header of the block at `offset`, read from the file rather than the mapping
+    /// (a header walk then maps no pages: the kernel would map the whole block around each
+    /// header, only for the data pass to map it again).
+    pub fn header_at(&self, offset: u64) -> Result<BlockHeader> {
+        let checksums = self.trailer.has_checksums();
+        let r = match &self.source {
+            Source::Mapped(m, file) => {
+                use std::os::unix::fs::FileExt;
+                let mut h = [0u8; crate::hfile::block::HEADER_SIZE];
+                let want = h.len().min(m.len().saturating_sub(offset as usize));
+                let mut got = 0;
+                while got < want {
+                    match file.read_at(
+                        h.get_mut(got..want).unwrap_or_default(),
+                        offset + got as u64,
+                    ) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Error::io(&self.path, e)),
+                    }
+                }
+                BlockHeader::parse_start(
+                    h.get(..got).unwrap_or_default(),
+                    offset,
+                    checksums,
+                    m.len() as u64,
+                )
+            }
+            Source::Owned(v) => BlockHeader::parse(v, offset, checksums),
+        };
+        r.map_err(|e| e.in_file(&self.path))
     }
 
     /// Locate the block at `offset`.

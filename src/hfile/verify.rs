@@ -293,9 +293,8 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
     let mut prev_by_type: HashMap<u8, i64> = HashMap::new();
     let mut off = 0u64;
     while off < load_on_open {
-        match f.block(off) {
-            Ok(raw) => {
-                let h = raw.header;
+        match f.header_at(off) {
+            Ok(h) => {
                 let chain = match h.block_type {
                     BlockType::Data | BlockType::EncodedData => 0u8,
                     other => other as u8 + 1,
@@ -333,8 +332,6 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
                     );
                 }
                 headers.push(h);
-                // Only the header was needed; don't keep the pages read around it resident.
-                f.done_with(off, off + h.on_disk_size_with_header());
                 off += h.on_disk_size_with_header();
             }
             Err(e) => {
