@@ -266,6 +266,16 @@ impl<'a> RawBlock<'a> {
             checksums: file.get(data_end..end).unwrap_or(&[]),
         })
     }
+    /// A block whose parsed `header` is known and whose on-disk bytes (header through
+    /// checksums) are `bytes`, e.g. read into a buffer.
+    pub fn with_header(header: BlockHeader, bytes: &'a [u8]) -> RawBlock<'a> {
+        let data_end = header.header_size as usize + header.on_disk_payload_size();
+        RawBlock {
+            header,
+            data_with_header: bytes.get(..data_end).unwrap_or(bytes),
+            checksums: bytes.get(data_end..).unwrap_or(&[]),
+        }
+    }
     /// The on-disk (compressed) payload.
     pub fn on_disk_payload(&self) -> &'a [u8] {
         self.data_with_header

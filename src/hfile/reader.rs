@@ -363,6 +363,27 @@ impl HFile {
         r.map_err(|e| e.in_file(&self.path))
     }
 
+    /// The block at `offset` read into `buf` with pread when the file is mapped (so a pass
+    /// over every block maps no pages and keeps a flat resident size), or borrowed from
+    /// memory as [`HFile::block`] otherwise. Its header is parsed (and checked) again.
+    pub fn read_block<'a>(&'a self, offset: u64, buf: &'a mut Vec<u8>) -> Result<RawBlock<'a>> {
+        let checksums = self.trailer.has_checksums();
+        let Source::Mapped(m, file) = &self.source else {
+            return self.block(offset);
+        };
+        let h = self.header_at(offset)?;
+        let n = h.on_disk_size_with_header() as usize;
+        buf.resize(n, 0);
+        {
+            use std::os::unix::fs::FileExt;
+            file.read_exact_at(buf, offset)
+                .map_err(|e| Error::io(&self.path, e).at(offset))?;
+        }
+        let h = BlockHeader::parse_start(buf, offset, checksums, m.len() as u64)
+            .map_err(|e| e.in_file(&self.path))?;
+        Ok(RawBlock::with_header(h, buf))
+    }
+
     /// Locate the block at `offset`.
     pub fn block(&self, offset: u64) -> Result<RawBlock<'_>> {
         RawBlock::at(self.bytes(), offset, self.trailer.has_checksums())

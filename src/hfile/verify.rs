@@ -379,8 +379,11 @@ pub fn verify_open(f: &HFile, r: &mut Report) {
     let results: Vec<BlockResult> = data
         .par_iter()
         .map_init(
-            || (ChunkCache::default(), ChunkCache::default(), Vec::new()),
-            |(g, d, buf), h| check_data_block(f, h, &blooms, g, d, buf),
+            || {
+                let (g, d) = (ChunkCache::default(), ChunkCache::default());
+                (g, d, Vec::new(), Vec::new())
+            },
+            |(g, d, buf, rbuf), h| check_data_block(f, h, &blooms, g, d, buf, rbuf),
         )
         .collect();
 
@@ -607,13 +610,14 @@ fn check_data_block(
     gcache: &mut ChunkCache,
     dcache: &mut ChunkCache,
     buf: &mut Vec<u8>,
+    rbuf: &mut Vec<u8>,
 ) -> BlockResult {
     let mut b = BlockResult::new();
     let bt = Some(h.block_type.name());
     let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message| {
         b.problem(bt, check, offset, message)
     };
-    let raw = match f.block(h.offset) {
+    let raw = match f.read_block(h.offset, rbuf) {
         Ok(r) => r,
         Err(e) => {
             problem(&mut b, "block", e.offset, e.message);
@@ -647,16 +651,13 @@ fn check_data_block(
         if let Payload::Owned(v) = payload {
             *buf = v; // the decompression buffer serves the next block
         }
-        f.done_with(h.offset, h.offset + h.on_disk_size_with_header());
         return BlockResult {
             data_bytes: b.data_bytes,
             problems: b.problems,
             ..fast
         };
     }
-    let b = general_block(f, h, payload, blooms, gcache, dcache, b);
-    f.done_with(h.offset, h.offset + h.on_disk_size_with_header());
-    b
+    general_block(f, h, payload, blooms, gcache, dcache, b)
 }
 
 /// Checks a data block's cells through the block decoder, naming every problem: the path
