@@ -106,12 +106,11 @@ impl<'a> GroupHead<'a> {
         })
     }
 
-    /// Write the KEY of this group's cell with `qualifier` into `key`.
-    fn key_into(&self, qualifier: &[u8], key: &mut Vec<u8>) {
-        key.clear();
-        key.extend_from_slice(self.row_family);
-        key.extend_from_slice(qualifier);
-        key.extend_from_slice(self.ts_type);
+    /// Append the KEY of this group's cell with `qualifier` to `out`.
+    fn push_key(&self, qualifier: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(self.row_family);
+        out.extend_from_slice(qualifier);
+        out.extend_from_slice(self.ts_type);
     }
 }
 
@@ -396,7 +395,8 @@ impl<'a> Cells<'a> {
                 if let Some(h) = &mut self.head {
                     if let Some((qual, value, n)) = group_cell(h.body) {
                         h.body = h.body.get(n..).unwrap_or(&[]);
-                        h.key_into(qual, &mut self.key);
+                        self.key.clear();
+                        h.push_key(qual, &mut self.key);
                         return Some(value);
                     }
                 }
@@ -440,9 +440,7 @@ impl<'a> Cells<'a> {
                         break;
                     };
                     let start = self.keys.len();
-                    self.keys.extend_from_slice(h.row_family);
-                    self.keys.extend_from_slice(qual);
-                    self.keys.extend_from_slice(h.ts_type);
+                    h.push_key(qual, &mut self.keys);
                     self.merged.push((start..self.keys.len(), value));
                     body = body.get(n..).unwrap_or(&[]);
                 }

@@ -363,23 +363,22 @@ impl HFile {
         r.map_err(|e| e.in_file(&self.path))
     }
 
-    /// The block at `offset` read into `buf` with pread when the file is mapped (so a pass
-    /// over every block maps no pages and keeps a flat resident size), or borrowed from
-    /// memory as [`HFile::block`] otherwise. Its header is parsed (and checked) again.
-    pub fn read_block<'a>(&'a self, offset: u64, buf: &'a mut Vec<u8>) -> Result<RawBlock<'a>> {
-        let checksums = self.trailer.has_checksums();
+    /// The block whose header `h` was read ([`HFile::header_at`]), read into `buf` with one
+    /// pread when the file is mapped (so a pass over every block maps no pages and keeps a
+    /// flat resident size), or borrowed from memory as [`HFile::block`] otherwise. Its header
+    /// is parsed and checked again from the bytes read.
+    pub fn read_block<'a>(&'a self, h: &BlockHeader, buf: &'a mut Vec<u8>) -> Result<RawBlock<'a>> {
         let Source::Mapped(m, file) = &self.source else {
-            return self.block(offset);
+            return self.block(h.offset);
         };
-        let h = self.header_at(offset)?;
-        let n = h.on_disk_size_with_header() as usize;
-        buf.resize(n, 0);
+        buf.resize(h.on_disk_size_with_header() as usize, 0);
         {
             use std::os::unix::fs::FileExt;
-            file.read_exact_at(buf, offset)
-                .map_err(|e| Error::io(&self.path, e).at(offset))?;
+            file.read_exact_at(buf, h.offset)
+                .map_err(|e| Error::io(&self.path, e).at(h.offset))?;
         }
-        let h = BlockHeader::parse_start(buf, offset, checksums, m.len() as u64)
+        let checksums = self.trailer.has_checksums();
+        let h = BlockHeader::parse_start(buf, h.offset, checksums, m.len() as u64)
             .map_err(|e| e.in_file(&self.path))?;
         Ok(RawBlock::with_header(h, buf))
     }

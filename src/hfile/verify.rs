@@ -617,7 +617,7 @@ fn check_data_block(
     let problem = |b: &mut BlockResult, check: &'static str, offset: Option<u64>, message| {
         b.problem(bt, check, offset, message)
     };
-    let raw = match f.read_block(h.offset, rbuf) {
+    let raw = match f.read_block(h, rbuf) {
         Ok(r) => r,
         Err(e) => {
             problem(&mut b, "block", e.offset, e.message);
