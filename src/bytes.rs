@@ -143,15 +143,57 @@ pub fn read_vlong(b: &[u8]) -> Option<(i64, usize)> {
     if b0 >= -112 {
         return Some((b0 as i64, 1));
     }
+    read_vlong_long(b)
+}
+
+/// [`read_vlong`] for hot loops: inline, branch-light, and only when nine bytes are
+/// present (None otherwise: call [`read_vlong`]).
+#[inline(always)]
+pub fn read_vlong_9(b: &[u8]) -> Option<(i64, usize)> {
+    let [b0, w @ ..]: [u8; 9] = b.get(..9)?.try_into().ok()?;
+    let b0 = b0 as i8;
+    if b0 >= -112 {
+        return Some((i64::from(b0), 1));
+    }
+    let neg = b0 < -120;
+    // n in 1..=8 magnitude bytes follow, big-endian.
+    let n = if neg {
+        -120 - i32::from(b0)
+    } else {
+        -112 - i32::from(b0)
+    } as u32;
+    let v = (u64::from_be_bytes(w) >> (8 * (8 - n))) as i64;
+    Some((if neg { !v } else { v }, 1 + n as usize))
+}
+
+/// [`read_vlong`] out of line: for hot loops that read one-byte vlongs themselves.
+#[inline(never)]
+pub fn read_vlong_long(b: &[u8]) -> Option<(i64, usize)> {
+    let b0 = *b.first()? as i8;
+    if b0 >= -112 {
+        return Some((b0 as i64, 1));
+    }
     let (neg, n) = if b0 < -120 {
         (true, (-120 - b0 as i32) as usize)
     } else {
         (false, (-112 - b0 as i32) as usize)
     };
-    let mag = b.get(1..1 + n)?;
-    let mut i: i64 = 0;
-    for &x in mag {
-        i = (i << 8) | x as i64;
+    let i = match b.get(1..9) {
+        // Eight bytes present: one big-endian load, shifted down to the n that count.
+        Some(w) if n <= 8 => {
+            let w = u64::from_be_bytes(w.try_into().ok()?);
+            (w >> (8 * (8 - n))) as i64
+        }
+        _ => {
+            let mut i: i64 = 0;
+            for &x in b.get(1..1 + n)? {
+                i = (i << 8) | x as i64;
+            }
+            i
+        }
+    };
+    if b.len() < 1 + n {
+        return None;
     }
     Some((if neg { !i } else { i }, 1 + n))
 }
@@ -518,8 +560,26 @@ mod tests {
             write_vlong(&mut out, v);
             assert_eq!(out, enc, "encode {v}");
             assert_eq!(read_vlong(enc), Some((v, enc.len())), "decode {v}");
+            assert_eq!(
+                read_vlong_long(enc),
+                Some((v, enc.len())),
+                "decode {v} out of line"
+            );
+            // The nine-byte reader: only with nine bytes present, then the same answer
+            // whatever follows the vlong.
+            let mut padded = enc.to_vec();
+            assert_eq!(read_vlong_9(&padded), (enc.len() == 9).then_some((v, 9)));
+            padded.resize(12, 0xa5);
+            assert_eq!(
+                read_vlong_9(&padded),
+                Some((v, enc.len())),
+                "decode {v} of 9"
+            );
             assert_eq!(vlong_size(v), enc.len(), "size {v}");
         }
+        // Truncated multi-byte vlongs are None, not a short read.
+        assert_eq!(read_vlong_long(&[0x8e, 0x01]), None);
+        assert_eq!(read_vlong(&[0x88, 0x7f]), None);
         assert_eq!(read_vlong(&[0x8e, 0x01]), None);
     }
 

@@ -108,6 +108,9 @@ impl<'a> Key<'a> {
     /// Validate `raw` as a KEY: lengths must fit exactly.
     #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<Key<'a>> {
+        if let Some(k) = Key::try_parse(raw) {
+            return Ok(k);
+        }
         let bad = |m: String| Error::corrupt("cell key", m);
         if raw.len() < KEY_INFRASTRUCTURE {
             return Err(bad(format!(
@@ -132,6 +135,20 @@ impl<'a> Key<'a> {
                 raw.len()
             ))),
         }
+    }
+    /// [`Key::parse`] without the error: the same checks, for hot paths that take a
+    /// careful path (and name the problem) when this says None.
+    #[inline]
+    pub fn try_parse(raw: &'a [u8]) -> Option<Key<'a>> {
+        let row_len = usize::from(be_u16(raw, 0)?);
+        let fam_len = usize::from(*raw.get(2 + row_len)?);
+        (row_len <= i16::MAX as usize && 2 + row_len + 1 + fam_len + 9 <= raw.len()).then_some(
+            Key {
+                raw,
+                row_len,
+                fam_len,
+            },
+        )
     }
     /// The serialized KEY bytes.
     #[inline]

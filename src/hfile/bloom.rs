@@ -137,12 +137,13 @@ impl BloomMeta {
     /// True when chunk `i` is the one [`Self::chunk_for`] picks for `key`: two comparisons
     /// instead of a search, for keys that arrive in order.
     pub fn chunk_holds(&self, i: usize, key: &[u8]) -> bool {
-        let starts_before = |j: usize| {
-            self.chunks
-                .get(j)
-                .is_some_and(|e| self.order(&e.key, key) != std::cmp::Ordering::Greater)
-        };
-        starts_before(i) && !starts_before(i + 1)
+        self.starts_by(i, key) && !self.starts_by(i + 1, key)
+    }
+    /// True when chunk `i` exists and its first key sorts at or before `key`.
+    pub fn starts_by(&self, i: usize, key: &[u8]) -> bool {
+        self.chunks
+            .get(i)
+            .is_some_and(|e| self.order(&e.key, key) != std::cmp::Ordering::Greater)
     }
     /// A chunk's first key against `key` in this bloom's comparator.
     fn order(&self, chunk_key: &[u8], key: &[u8]) -> std::cmp::Ordering {
@@ -237,6 +238,14 @@ pub fn hash(hash_type: i32, key: &[u8], seed: i32) -> Option<i32> {
     }
 }
 
+/// The two hashes a key's probes are made from (the second seeded with the first); None for
+/// hash types hbkit does not implement.
+#[inline]
+pub fn hash_pair(hash_type: i32, key: &[u8]) -> Option<(i32, i32)> {
+    let h1 = hash(hash_type, key, 0)?;
+    Some((h1, hash(hash_type, key, h1)?))
+}
+
 /// Bit positions probed for `key` in a chunk of `chunk_bytes` bytes.
 pub fn probe_positions(
     hash_type: i32,
@@ -287,6 +296,23 @@ impl Probe {
     pub fn contains(&self, bits: &[u8], key: &[u8]) -> Option<bool> {
         let mut it = self.positions(key)?;
         Some(it.all(|p| bits.get(p >> 3).is_some_and(|b| b & (1 << (p & 7)) != 0)))
+    }
+    /// As [`Probe::contains`] for a key already hashed by [`hash_pair`]: callers with many
+    /// keys hash them all first, in a loop the CPU can overlap, then probe.
+    #[inline]
+    pub fn contains_hashed(&self, bits: &[u8], (h1, h2): (i32, i32)) -> bool {
+        let m = self.bits;
+        let mut combined = h1;
+        for _ in 0..self.hash_count {
+            let hit = m
+                .of(u64::from(combined.unsigned_abs()))
+                .and_then(|p| bits.get((p >> 3) as usize).map(|b| b & (1 << (p & 7)) != 0));
+            if hit != Some(true) {
+                return false;
+            }
+            combined = combined.wrapping_add(h2);
+        }
+        true
     }
 }
 

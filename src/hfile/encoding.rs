@@ -115,6 +115,9 @@ fn sl<'s>(p: &'s Payload<'_>, r: (usize, usize)) -> &'s [u8] {
     p.bytes().get(r.0..r.1).unwrap_or(&[])
 }
 
+/// A byte range of the payload: (start, end).
+type Range = (usize, usize);
+
 /// What follows an encoded cell: the tags range in the payload (None when rebuilt into the
 /// tag buffer), the bytes the suffix adds to the unencoded size, and the memstoreTS.
 type Suffix = (Option<(usize, usize)>, usize, u64);
@@ -151,6 +154,16 @@ pub struct BlockDecoder<'a> {
 #[inline(never)]
 fn bad(at: usize, m: impl Into<String>) -> Error {
     Error::corrupt("data block", m).at(at as u64)
+}
+
+/// Why `raw`, the key of the cell at `at`, does not parse.
+#[cold]
+#[inline(never)]
+fn key_error(raw: &[u8], at: usize) -> Error {
+    match Key::parse(raw) {
+        Err(e) => e.at(at as u64),
+        Ok(_) => bad(at, "cell key failed a check it then passed"),
+    }
 }
 
 impl<'a> BlockDecoder<'a> {
@@ -338,13 +351,43 @@ impl<'a> BlockDecoder<'a> {
     /// The next cell, or None at the end of the block.
     #[inline]
     pub fn next_cell(&mut self) -> Result<Option<Cell<'_>>> {
-        Ok(self.next_with_prev()?.map(|(c, _)| c))
+        if let Some((key, value, seq)) = self.plain_fast() {
+            self.prev_plain = Some(key);
+            return self.plain_cell(key, value, seq).map(Some);
+        }
+        Ok(self.next_general()?.map(|(c, _)| c))
     }
 
     /// The next cell together with the KEY of the cell before it in this block (None for the
     /// first), so order checks need no copy of the previous key.
     #[inline]
     pub fn next_with_prev(&mut self) -> Result<Option<WithPrev<'_>>> {
+        if let Some((key, value, seq)) = self.plain_fast() {
+            let prev = self.prev_plain.replace(key);
+            let cell = self.plain_cell(key, value, seq)?;
+            return Ok(Some((cell, prev.map(|r| sl(&self.data, r)))));
+        }
+        self.next_general()
+    }
+
+    /// The cell [`Self::plain_fast`] found.
+    #[inline(always)]
+    fn plain_cell(&self, key: Range, value: Range, seq: u64) -> Result<Cell<'_>> {
+        let d = &self.data;
+        match Key::try_parse(sl(d, key)) {
+            Some(k) => Ok(Cell {
+                key: k,
+                value: sl(d, value),
+                tags: &[],
+                seq_id: seq,
+            }),
+            None => Err(key_error(sl(d, key), key.0 - 8)),
+        }
+    }
+
+    /// [`Self::next_with_prev`] for every encoding and every cell, naming what is wrong.
+    #[inline(never)]
+    fn next_general(&mut self) -> Result<Option<WithPrev<'_>>> {
         if self.pos >= self.end {
             if self.pos > self.end {
                 return Err(bad(self.pos, "cell ran past the end of the block"));
@@ -401,6 +444,45 @@ impl<'a> BlockDecoder<'a> {
             },
             prev.map(|r| sl(d, r)),
         ))
+    }
+
+    /// The common plain cell (no tags) read with the
+    /// fewest checks that keep every range inside the block: the key and value ranges and
+    /// the memstoreTS, the position moved past the cell. None, position unchanged, sends the
+    /// cell to the careful path, which names what is wrong.
+    #[inline(always)]
+    fn plain_fast(&mut self) -> Option<(Range, Range, u64)> {
+        if self.flags.tags || !matches!(self.enc, Encoding::None | Encoding::RowIndexV1) {
+            return None;
+        }
+        let d = self.data.bytes();
+        let start = self.pos;
+        let lens: &[u8; 8] = d.get(start..start.checked_add(8)?)?.try_into().ok()?;
+        let [k0, k1, k2, k3, v0, v1, v2, v3] = *lens;
+        // Lengths are Java ints: a negative one reads as 2^31 or more and fails the end check.
+        let kl = u32::from_be_bytes([k0, k1, k2, k3]) as usize;
+        let vl = u32::from_be_bytes([v0, v1, v2, v3]) as usize;
+        let ks = start + 8;
+        let vs = ks.checked_add(kl)?;
+        let mut end = vs.checked_add(vl)?;
+        let mut seq = 0;
+        if self.flags.mvcc {
+            let b = *d.get(end)? as i8;
+            if b >= -112 {
+                seq = i64::from(b) as u64;
+                end += 1;
+            } else {
+                let b = d.get(end..)?;
+                let (v, n) = crate::bytes::read_vlong_9(b).or_else(|| read_vlong(b))?;
+                seq = v as u64;
+                end += n;
+            }
+        }
+        if end > self.end {
+            return None;
+        }
+        self.pos = end;
+        Some(((ks, vs), (vs, vs + vl), seq))
     }
 
     #[inline]

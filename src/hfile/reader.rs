@@ -609,6 +609,7 @@ impl<'f> Scanner<'f> {
         self.block_offset
     }
 
+    #[inline(never)]
     fn load_next_block(&mut self) -> Result<bool> {
         let f = self.file;
         let last = f.trailer.last_data_block_offset;

@@ -189,6 +189,34 @@ struct ChunkCache {
     idx: Option<usize>,
     bits: Vec<u8>,
     probe: Option<bloom::Probe>,
+    /// The current block's keys for this bloom, in order, probed together when the block
+    /// ends ([`Blooms::contains_pending`]): key bytes end to end, each key's end, its hashes.
+    pending: Vec<u8>,
+    ends: Vec<usize>,
+    hashes: Vec<(i32, i32)>,
+}
+
+impl ChunkCache {
+    /// Queue `key` for [`Blooms::contains_pending`].
+    #[inline]
+    fn push(&mut self, key: &[u8]) {
+        self.pending.extend_from_slice(key);
+        self.ends.push(self.pending.len());
+    }
+    /// The last key queued.
+    fn last_pending(&self) -> Option<&[u8]> {
+        let end = *self.ends.last()?;
+        let start = self
+            .ends
+            .len()
+            .checked_sub(2)
+            .map_or(0, |i| self.ends.get(i).map_or(0, |&e| e));
+        self.pending.get(start..end)
+    }
+    fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.ends.clear();
+    }
 }
 
 impl Blooms {
@@ -212,6 +240,16 @@ impl Blooms {
         if bad.contains(&i) {
             return None;
         }
+        Self::load_chunk(f, meta, cache, i)?.contains(&cache.bits, key)
+    }
+
+    /// Make chunk `i` the cached one; its probe.
+    fn load_chunk(
+        f: &HFile,
+        meta: &bloom::BloomMeta,
+        cache: &mut ChunkCache,
+        i: usize,
+    ) -> Option<bloom::Probe> {
         let off = meta.chunks.get(i)?.offset;
         let (_, p) = f.block_payload(off).ok()?;
         cache.bits.clear();
@@ -219,7 +257,64 @@ impl Blooms {
         cache.idx = Some(i);
         let probe = bloom::Probe::new(meta.hash_type, meta.hash_count, cache.bits.len());
         cache.probe = Some(probe);
-        probe.contains(&cache.bits, key)
+        Some(probe)
+    }
+
+    /// [`Blooms::contains`] for every key queued in `cache` (in key order), which it then
+    /// clears: false at the first key the bloom lacks. All keys are hashed first, in a loop
+    /// of nothing else, so the CPU overlaps one key's hash chain with the next's; between
+    /// keys only the next chunk's first key is compared.
+    fn contains_pending(
+        f: &HFile,
+        bloom: &(bloom::BloomMeta, Vec<usize>),
+        cache: &mut ChunkCache,
+    ) -> bool {
+        let (meta, bad) = bloom;
+        let (pending, ends) = (
+            std::mem::take(&mut cache.pending),
+            std::mem::take(&mut cache.ends),
+        );
+        let ok = bloom::hash_pair(meta.hash_type, b"").is_none() || {
+            let keys = || {
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                starts
+                    .zip(&ends)
+                    .map(|(s, &e)| pending.get(s..e).unwrap_or_default())
+            };
+            let mut hashes = std::mem::take(&mut cache.hashes);
+            hashes.clear();
+            hashes.extend(keys().map(|k| bloom::hash_pair(meta.hash_type, k).unwrap_or_default()));
+            let mut ok = true;
+            let (mut idx, mut probe) = (cache.idx, cache.probe);
+            for (n, (key, &h)) in keys().zip(&hashes).enumerate() {
+                let keep = idx.is_some_and(|i| {
+                    // In key order, after the first key one comparison keeps the chunk.
+                    (n > 0 || meta.starts_by(i, key)) && !meta.starts_by(i + 1, key)
+                });
+                if !keep {
+                    match meta.chunk_for(key) {
+                        None => {
+                            ok = false;
+                            break;
+                        }
+                        Some(i) if bad.contains(&i) => (idx, probe) = (Some(i), None),
+                        Some(i) => {
+                            (idx, probe) = (Some(i), Self::load_chunk(f, meta, cache, i));
+                        }
+                    }
+                }
+                // No probe: the chunk is unreadable, which was reported once already.
+                if probe.is_some_and(|p| !p.contains_hashed(&cache.bits, h)) {
+                    ok = false;
+                    break;
+                }
+            }
+            cache.hashes = hashes;
+            ok
+        };
+        (cache.pending, cache.ends) = (pending, ends);
+        cache.clear_pending();
+        ok
     }
 }
 
@@ -896,7 +991,6 @@ struct OnePass<'b> {
     prev_qe: usize,
     prev_ts: i64,
     prev_typ: u8,
-    last_prefix: Option<Vec<u8>>,
     last_df_row: Option<Vec<u8>>,
     scratch: Vec<u8>,
 }
@@ -908,6 +1002,7 @@ impl<'b> OnePass<'b> {
         gcache: &'b mut ChunkCache,
         dcache: &'b mut ChunkCache,
     ) -> Self {
+        gcache.clear_pending();
         OnePass {
             f,
             blooms,
@@ -918,7 +1013,6 @@ impl<'b> OnePass<'b> {
             prev_qe: 0,
             prev_ts: 0,
             prev_typ: 0,
-            last_prefix: None,
             last_df_row: None,
             scratch: Vec::new(),
         }
@@ -926,7 +1020,7 @@ impl<'b> OnePass<'b> {
 
     /// Check cell `key` (with a value of `vl` bytes, sequence id `seq` and `tags_len` bytes of
     /// tags) after the block's previous cell `prev` (ignored for the first cell).
-    #[inline]
+    #[inline(always)]
     fn cell(
         &mut self,
         prev: &[u8],
@@ -1013,7 +1107,7 @@ impl<'b> OnePass<'b> {
 
         let row = key.get(2..2 + rl)?;
         let blooms = self.blooms;
-        if let Some(gb) = &blooms.general {
+        if blooms.general.is_some() {
             let bk: Option<&[u8]> = match blooms.bloom_type {
                 BloomType::Row if row_changed => Some(row),
                 BloomType::RowCol if col_changed => {
@@ -1022,20 +1116,13 @@ impl<'b> OnePass<'b> {
                 }
                 BloomType::RowPrefixFixedLength if row_changed => {
                     let p = row.get(..blooms.prefix_len.min(rl))?;
-                    if self.last_prefix.as_deref() == Some(p) {
-                        None
-                    } else {
-                        self.last_prefix = Some(p.to_vec());
-                        Some(p)
-                    }
+                    (self.gcache.last_pending() != Some(p)).then_some(p)
                 }
                 _ => None,
             };
             if let Some(bk) = bk {
                 self.r.bloom_checked += 1;
-                if Blooms::contains(self.f, gb, self.gcache, bk) == Some(false) {
-                    return None;
-                }
+                self.gcache.push(bk);
             }
         }
         if typ == 10 || typ == 14 {
@@ -1053,12 +1140,19 @@ impl<'b> OnePass<'b> {
     }
 
     /// The block's result, its last cell's key being `last`.
-    fn finish(self, last: &[u8]) -> BlockResult {
+    /// The block's result, its last cell's key being `last`, once its queued bloom keys are
+    /// found in the bloom (None if one is not).
+    fn finish(self, last: &[u8]) -> Option<BlockResult> {
+        if let Some(gb) = &self.blooms.general {
+            if !Blooms::contains_pending(self.f, gb, self.gcache) {
+                return None;
+            }
+        }
         let cells = self.r.cells;
-        BlockResult {
+        Some(BlockResult {
             last_key: (cells > 0).then(|| last.to_vec()),
             ..self.r
-        }
+        })
     }
 }
 
@@ -1072,7 +1166,8 @@ fn seq_at(payload: &[u8], p: usize, mvcc: bool) -> Option<(u64, usize)> {
     if b0 >= -112 {
         return Some((b0 as u64, 1));
     }
-    let (v, m) = crate::bytes::read_vlong(payload.get(p..)?)?;
+    let b = payload.get(p..)?;
+    let (v, m) = crate::bytes::read_vlong_9(b).or_else(|| crate::bytes::read_vlong(b))?;
     Some((v as u64, m))
 }
 
@@ -1110,7 +1205,7 @@ fn plain_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> {
         one.cell(prev, key, vl, seq, tags_len)?;
         prev = key;
     }
-    Some(one.finish(prev))
+    one.finish(prev)
 }
 
 /// As [`plain_block`] for a FAST_DIFF block (tags uncompressed, or none): each key is rebuilt from
@@ -1236,7 +1331,7 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
     if pos != payload.len() || unencoded != declared {
         return None;
     }
-    Some(one.finish(&prev))
+    one.finish(&prev)
 }
 
 fn payload_of<'a>(
