@@ -287,6 +287,26 @@ pub fn be_i64(b: &[u8], at: usize) -> Option<i64> {
     ))
 }
 
+/// The big-endian u64 made of `prev`'s first `8 - n` bytes and the `n` bytes of `b` that
+/// end at `end` (n in 1..=8): a FAST_DIFF timestamp sharing its leading bytes with the
+/// previous one. One eight-byte load ending at `end` (no copy through a stack buffer, which
+/// would stall the load that reads it back); None when those bytes are not all present.
+#[inline(always)]
+pub fn be_suffix_over(prev: u64, b: &[u8], end: usize, n: usize) -> Option<u64> {
+    if !(1..=8).contains(&n) || end > b.len() || n > end {
+        return None;
+    }
+    let w = match end.checked_sub(8).and_then(|s| b.get(s..end)) {
+        Some(w) => u64::from_be_bytes(w.try_into().ok()?),
+        None => b
+            .get(end - n..end)?
+            .iter()
+            .fold(0, |v, &x| (v << 8) | u64::from(x)),
+    };
+    let keep = if n == 8 { 0 } else { u64::MAX << (8 * n) };
+    Some((prev & keep) | (w & !keep))
+}
+
 /// Length of the common prefix of `a` and `b`, eight bytes at a time (keys of neighbouring
 /// cells share most of their bytes).
 #[inline]
@@ -526,6 +546,34 @@ pub fn prefetch(b: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn be_suffix_over_keeps_the_leading_bytes() {
+        let prev = 0x0102_0304_0506_0708u64;
+        // The suffix at the end of a long buffer, and at the very start of a short one.
+        let long = [0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xaa, 0xbb, 0xcc];
+        assert_eq!(
+            be_suffix_over(prev, &long, 10, 3),
+            Some(0x0102_0304_05aa_bbcc)
+        );
+        assert_eq!(
+            be_suffix_over(prev, &long[7..], 3, 3),
+            Some(0x0102_0304_05aa_bbcc)
+        );
+        assert_eq!(
+            be_suffix_over(prev, &long, 10, 8),
+            Some(0xeeee_eeee_eeaa_bbcc)
+        );
+        assert_eq!(
+            be_suffix_over(prev, &long, 8, 1),
+            Some(0x0102_0304_0506_07aa)
+        );
+        // Not enough bytes, or n out of range: None.
+        assert_eq!(be_suffix_over(prev, &long[7..], 3, 4), None);
+        assert_eq!(be_suffix_over(prev, &long, 11, 1), None);
+        assert_eq!(be_suffix_over(prev, &long, 10, 0), None);
+        assert_eq!(be_suffix_over(prev, &long, 10, 9), None);
+    }
 
     #[test]
     fn vlong_table_from_spec() {

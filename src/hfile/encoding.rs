@@ -730,13 +730,11 @@ impl<'a> BlockDecoder<'a> {
         }
         // Timestamp.
         let ts = if fast {
-            let c = (flag & 0x07) as usize;
-            let r = self.take(8 - c, "timestamp")?;
-            let mut b = self.prev_ts.to_be_bytes();
-            for (dst, src) in b.iter_mut().skip(c).zip(sl(&self.data, r)) {
-                *dst = *src;
-            }
-            i64::from_be_bytes(b)
+            let n = 8 - (flag & 0x07) as usize;
+            let (_, end) = self.take(n, "timestamp")?;
+            crate::bytes::be_suffix_over(self.prev_ts as u64, self.data.bytes(), end, n)
+                .ok_or_else(|| bad(start, "timestamp runs past the end of the block"))?
+                as i64
         } else {
             let n = (((flag >> 4) & 0x07) + 1) as usize;
             let r = self.take(n, "timestamp")?;

@@ -1019,12 +1019,14 @@ impl<'b> OnePass<'b> {
     }
 
     /// Check cell `key` (with a value of `vl` bytes, sequence id `seq` and `tags_len` bytes of
-    /// tags) after the block's previous cell `prev` (ignored for the first cell).
+    /// tags) after the block's previous cell `prev` (ignored for the first cell), whose first
+    /// `equal` bytes the caller knows to be the same as `key`'s.
     #[inline(always)]
     fn cell(
         &mut self,
         prev: &[u8],
         key: &[u8],
+        equal: usize,
         vl: usize,
         seq: u64,
         tags_len: usize,
@@ -1060,7 +1062,7 @@ impl<'b> OnePass<'b> {
         } else {
             let (prev_qs, prev_qe, prev_ts, prev_typ) =
                 (self.prev_qs, self.prev_qe, self.prev_ts, self.prev_typ);
-            let cp = crate::bytes::common_prefix(prev, key);
+            let cp = equal + crate::bytes::common_prefix(prev.get(equal..)?, key.get(equal..)?);
             let at = |k: &[u8]| k.get(cp).copied();
             if cp < 2 {
                 // Row lengths differ: compare the rows themselves.
@@ -1202,7 +1204,7 @@ fn plain_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> {
             return None;
         }
         pos = p;
-        one.cell(prev, key, vl, seq, tags_len)?;
+        one.cell(prev, key, 0, vl, seq, tags_len)?;
         prev = key;
     }
     one.finish(prev)
@@ -1235,6 +1237,9 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
         Some(b)
     };
     let mut first = true;
+    // Leading bytes `cur` (the key two cells back) already shares with `prev`: the bytes the
+    // last key took from the one before it. Only the rest of a shared prefix is copied.
+    let mut known = 0usize;
     while pos < payload.len() {
         let flag = *payload.get(pos)?;
         pos += 1;
@@ -1250,12 +1255,15 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
         if kl < crate::cell::KEY_INFRASTRUCTURE {
             return None;
         }
-        cur.clear();
+        // Bytes of the new key copied from `prev`, so equal to it.
+        let copied;
         if first {
             if flag & 0x78 != 0 || common != 0 {
                 return None;
             }
+            cur.clear();
             cur.extend_from_slice(take(&mut pos, kl - 9)?);
+            copied = 0;
         } else {
             let prl = usize::from(be_u16(&prev, 0)?);
             let pfl = usize::from(*prev.get(2 + prl)?);
@@ -1264,7 +1272,10 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
             }
             if common < 2 + prl {
                 // Row differs: row length and row, the family from the previous cell.
-                cur.extend_from_slice(prev.get(..common)?);
+                let keep = known.min(common);
+                cur.truncate(keep);
+                cur.extend_from_slice(prev.get(keep..common)?);
+                copied = common;
                 if common < 2 {
                     cur.extend_from_slice(take(&mut pos, 2 - common)?);
                 }
@@ -1277,17 +1288,19 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
             } else {
                 // Row and family shared; part of the qualifier may be shared too.
                 let shared = common.max(3 + prl + pfl);
-                cur.extend_from_slice(prev.get(..shared)?);
+                let keep = known.min(shared);
+                cur.truncate(keep);
+                cur.extend_from_slice(prev.get(keep..shared)?);
+                copied = shared;
                 let rest = kl.checked_sub(shared + 9)?;
                 cur.extend_from_slice(take(&mut pos, rest)?);
             }
         }
         // Timestamp: the bytes after the `flag & 7` it shares with the previous one.
-        let c = usize::from(flag & 0x07);
-        let mut tsb = prev_ts.to_be_bytes();
-        tsb.get_mut(c..)?.copy_from_slice(take(&mut pos, 8 - c)?);
-        let ts = i64::from_be_bytes(tsb);
-        cur.extend_from_slice(&tsb);
+        let n = 8 - usize::from(flag & 0x07);
+        let ts = crate::bytes::be_suffix_over(prev_ts as u64, payload, pos + n, n)? as i64;
+        pos += n;
+        cur.extend_from_slice(&ts.to_be_bytes());
         let typ = if same_type {
             prev_typ
         } else {
@@ -1323,9 +1336,10 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
         let (seq, m) = seq_at(payload, pos, flags.mvcc)?;
         pos += m;
         unencoded += 8 + kl + vl + extra + m;
-        one.cell(&prev, &cur, vl, seq, tags_len)?;
+        one.cell(&prev, &cur, copied, vl, seq, tags_len)?;
         std::mem::swap(&mut prev, &mut cur);
         (prev_vl, prev_value, prev_ts, prev_typ) = (vl, value, ts, typ);
+        known = copied;
         first = false;
     }
     if pos != payload.len() || unencoded != declared {
