@@ -66,7 +66,11 @@ fn block_offsets(f: &HFile) -> Vec<(u64, usize)> {
     let mut v = Vec::new();
     let mut off = 0;
     while off < f.trailer.load_on_open_data_offset {
-        let size = f.block(off).expect("block").header.on_disk_size_with_header();
+        let size = f
+            .block(off)
+            .expect("block")
+            .header
+            .on_disk_size_with_header();
         v.push((off, size as usize));
         off += size;
     }

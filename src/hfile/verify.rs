@@ -262,8 +262,9 @@ impl Blooms {
 
     /// [`Blooms::contains`] for every key queued in `cache` (in key order), which it then
     /// clears: false at the first key the bloom lacks. All keys are hashed first, in a loop
-    /// of nothing else, so the CPU overlaps one key's hash chain with the next's; between
-    /// keys only the next chunk's first key is compared.
+    /// of nothing else, so the CPU overlaps one key's hash chain with the next's; the chunk
+    /// is found by comparing the first and last key with the cached chunk's bounds, or key
+    /// by key when the keys cross a chunk boundary.
     fn contains_pending(
         f: &HFile,
         bloom: &(bloom::BloomMeta, Vec<usize>),
@@ -274,25 +275,40 @@ impl Blooms {
             std::mem::take(&mut cache.pending),
             std::mem::take(&mut cache.ends),
         );
+        let key_at = |j: usize| {
+            let start = j
+                .checked_sub(1)
+                .and_then(|p| ends.get(p))
+                .copied()
+                .unwrap_or(0);
+            pending.get(start..*ends.get(j)?)
+        };
         let ok = bloom::hash_pair(meta.hash_type, b"").is_none() || {
-            let keys = || {
-                let starts = std::iter::once(0).chain(ends.iter().copied());
-                starts
-                    .zip(&ends)
-                    .map(|(s, &e)| pending.get(s..e).unwrap_or_default())
-            };
             let mut hashes = std::mem::take(&mut cache.hashes);
             hashes.clear();
-            hashes.extend(keys().map(|k| bloom::hash_pair(meta.hash_type, k).unwrap_or_default()));
+            hashes.extend((0..ends.len()).map(|j| {
+                bloom::hash_pair(meta.hash_type, key_at(j).unwrap_or_default()).unwrap_or_default()
+            }));
+            // Keys are in order: when the first and last fall in the cached chunk, all do.
+            let (first, last) = (key_at(0), ends.len().checked_sub(1).and_then(key_at));
+            let all_cached = match (cache.idx, cache.probe, first, last) {
+                (Some(i), Some(_), Some(a), Some(z)) => {
+                    meta.starts_by(i, a) && !meta.starts_by(i + 1, z)
+                }
+                _ => false,
+            };
             let mut ok = true;
             let (mut idx, mut probe) = (cache.idx, cache.probe);
-            for (n, (key, &h)) in keys().zip(&hashes).enumerate() {
-                let keep = idx.is_some_and(|i| {
-                    // In key order, after the first key one comparison keeps the chunk.
-                    (n > 0 || meta.starts_by(i, key)) && !meta.starts_by(i + 1, key)
-                });
+            for (n, &h) in hashes.iter().enumerate() {
+                let keep = all_cached
+                    || idx.is_some_and(|i| {
+                        // After the first key one comparison keeps the chunk.
+                        key_at(n).is_some_and(|key| {
+                            (n > 0 || meta.starts_by(i, key)) && !meta.starts_by(i + 1, key)
+                        })
+                    });
                 if !keep {
-                    match meta.chunk_for(key) {
+                    match meta.chunk_for(key_at(n).unwrap_or_default()) {
                         None => {
                             ok = false;
                             break;
