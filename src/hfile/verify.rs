@@ -205,18 +205,21 @@ impl ChunkCache {
     }
     /// The last key queued.
     fn last_pending(&self) -> Option<&[u8]> {
-        let end = *self.ends.last()?;
-        let start = self
-            .ends
-            .len()
-            .checked_sub(2)
-            .map_or(0, |i| self.ends.get(i).map_or(0, |&e| e));
-        self.pending.get(start..end)
+        nth_key(&self.pending, &self.ends, self.ends.len().checked_sub(1)?)
     }
     fn clear_pending(&mut self) {
         self.pending.clear();
         self.ends.clear();
     }
+}
+
+/// Key `j` of keys stored end to end in `bytes`, key `i` ending at `ends[i]`.
+fn nth_key<'k>(bytes: &'k [u8], ends: &[usize], j: usize) -> Option<&'k [u8]> {
+    let start = match j.checked_sub(1) {
+        Some(p) => *ends.get(p)?,
+        None => 0,
+    };
+    bytes.get(start..*ends.get(j)?)
 }
 
 impl Blooms {
@@ -275,15 +278,10 @@ impl Blooms {
             std::mem::take(&mut cache.pending),
             std::mem::take(&mut cache.ends),
         );
-        let key_at = |j: usize| {
-            let start = j
-                .checked_sub(1)
-                .and_then(|p| ends.get(p))
-                .copied()
-                .unwrap_or(0);
-            pending.get(start..*ends.get(j)?)
-        };
-        let ok = bloom::hash_pair(meta.hash_type, b"").is_none() || {
+        let key_at = |j: usize| nth_key(&pending, &ends, j);
+        // A hash type hbkit does not implement cannot tell (the bloom load reported it).
+        let unknown_hash = bloom::hash_pair(meta.hash_type, b"").is_none();
+        let ok = unknown_hash || {
             let mut hashes = std::mem::take(&mut cache.hashes);
             hashes.clear();
             hashes.extend((0..ends.len()).map(|j| {
@@ -1157,7 +1155,6 @@ impl<'b> OnePass<'b> {
         Some(())
     }
 
-    /// The block's result, its last cell's key being `last`.
     /// The block's result, its last cell's key being `last`, once its queued bloom keys are
     /// found in the bloom (None if one is not).
     fn finish(self, last: &[u8]) -> Option<BlockResult> {
@@ -1811,6 +1808,8 @@ mod tests {
             include_mvcc: true,
             compress_tags,
             family: Some(b"f".to_vec()),
+            // ROWPREFIX_FIXED_LENGTH: ten rows share each 7-byte prefix.
+            bloom_prefix_len: 7,
             ..Default::default()
         };
         let mut w = HFileWriter::in_memory(opts).unwrap();
@@ -1845,6 +1844,18 @@ mod tests {
             (Encoding::FastDiff, true, false, BloomType::Row),
             (Encoding::FastDiff, true, true, BloomType::RowCol),
             (Encoding::FastDiff, false, false, BloomType::None),
+            (
+                Encoding::None,
+                false,
+                false,
+                BloomType::RowPrefixFixedLength,
+            ),
+            (
+                Encoding::FastDiff,
+                true,
+                false,
+                BloomType::RowPrefixFixedLength,
+            ),
         ] {
             let f = file(encoding, tags, compress_tags, bloom);
             let mut report = Report::new(Path::new("mem"));
