@@ -307,6 +307,25 @@ pub fn be_suffix_over(prev: u64, b: &[u8], end: usize, n: usize) -> Option<u64> 
     Some((prev & keep) | (w & !keep))
 }
 
+/// Append the `n` bytes of `src` at `at` to `out`. A short run (at most 16 bytes, with 16
+/// present at `at`) is appended as a fixed 16-byte copy and cut back, two vector moves
+/// where a variable-length copy is a call to memcpy: for rebuilding keys a few bytes at a
+/// time. None when the bytes are not all there.
+#[inline(always)]
+pub fn extend_from(out: &mut Vec<u8>, src: &[u8], at: usize, n: usize) -> Option<()> {
+    let len = out.len();
+    if n <= 16 {
+        if let Some(w) = src.get(at..at.checked_add(16)?) {
+            let w: &[u8; 16] = w.try_into().ok()?;
+            out.extend_from_slice(w);
+            out.truncate(len + n);
+            return Some(());
+        }
+    }
+    out.extend_from_slice(src.get(at..at.checked_add(n)?)?);
+    Some(())
+}
+
 /// Length of the common prefix of `a` and `b`, eight bytes at a time (keys of neighbouring
 /// cells share most of their bytes).
 #[inline]
@@ -573,6 +592,24 @@ mod tests {
         assert_eq!(be_suffix_over(prev, &long, 11, 1), None);
         assert_eq!(be_suffix_over(prev, &long, 10, 0), None);
         assert_eq!(be_suffix_over(prev, &long, 10, 9), None);
+    }
+
+    #[test]
+    fn extend_from_appends_exactly_n_bytes() {
+        let src: Vec<u8> = (0..40).collect();
+        for at in 0..=40 {
+            for n in 0..=40 {
+                let mut out = vec![7u8];
+                let got = extend_from(&mut out, &src, at, n);
+                if at + n <= 40 {
+                    assert_eq!(got, Some(()), "{at} {n}");
+                    assert_eq!(out.get(1..), src.get(at..at + n), "{at} {n}");
+                    assert_eq!(out.first(), Some(&7));
+                } else {
+                    assert_eq!(got, None, "{at} {n}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -485,6 +485,15 @@ impl<'a> BlockDecoder<'a> {
         Some(((ks, vs), (vs, vs + vl), seq))
     }
 
+    /// Append the payload bytes `r` (a range [`Self::take`] checked) to the key being rebuilt.
+    #[inline(always)]
+    fn push_cur(&mut self, r: Range) {
+        let d = self.data.bytes();
+        if crate::bytes::extend_from(&mut self.cur, d, r.0, r.1 - r.0).is_none() {
+            self.cur.extend_from_slice(sl(&self.data, r));
+        }
+    }
+
     #[inline]
     fn mvcc(&mut self) -> Result<u64> {
         if !self.flags.mvcc {
@@ -680,7 +689,7 @@ impl<'a> BlockDecoder<'a> {
                     .checked_sub(have)
                     .ok_or_else(|| bad(start, "common prefix beyond the row"))?;
                 let r = self.take(need, "row")?;
-                self.cur.extend_from_slice(sl(&self.data, r));
+                self.push_cur(r);
                 // The family (with its length byte) from the previous cell (FAST_DIFF) or
                 // from the block's first cell (DIFF), copied without a temporary.
                 let fam_len = if fast {
@@ -710,7 +719,7 @@ impl<'a> BlockDecoder<'a> {
                     )
                 })?;
                 let r = self.take(ql, "qualifier")?;
-                self.cur.extend_from_slice(sl(&self.data, r));
+                self.push_cur(r);
             } else {
                 // Row and family shared; part of the qualifier may be shared too.
                 let pfl = self.prev.get(2 + prev_row_len).copied().unwrap_or(0) as usize;
@@ -725,7 +734,7 @@ impl<'a> BlockDecoder<'a> {
                     )
                 })?;
                 let r = self.take(rest, "qualifier")?;
-                self.cur.extend_from_slice(sl(&self.data, r));
+                self.push_cur(r);
             }
         }
         // Timestamp.

@@ -1287,26 +1287,29 @@ fn fast_diff_block(payload: &[u8], mut one: OnePass<'_>) -> Option<BlockResult> 
                 // Row differs: row length and row, the family from the previous cell.
                 let keep = known.min(common);
                 cur.truncate(keep);
-                cur.extend_from_slice(prev.get(keep..common)?);
+                crate::bytes::extend_from(&mut cur, &prev, keep, common - keep)?;
                 copied = common;
                 if common < 2 {
                     cur.extend_from_slice(take(&mut pos, 2 - common)?);
                 }
                 let rl = usize::from(be_u16(&cur, 0)?);
                 let need = (2 + rl).checked_sub(cur.len())?;
-                cur.extend_from_slice(take(&mut pos, need)?);
-                cur.extend_from_slice(prev.get(2 + prl..3 + prl + pfl)?);
+                crate::bytes::extend_from(&mut cur, payload, pos, need)?;
+                pos += need;
+                crate::bytes::extend_from(&mut cur, &prev, 2 + prl, 1 + pfl)?;
                 let ql = kl.checked_sub(cur.len() + 9)?;
-                cur.extend_from_slice(take(&mut pos, ql)?);
+                crate::bytes::extend_from(&mut cur, payload, pos, ql)?;
+                pos += ql;
             } else {
                 // Row and family shared; part of the qualifier may be shared too.
                 let shared = common.max(3 + prl + pfl);
                 let keep = known.min(shared);
                 cur.truncate(keep);
-                cur.extend_from_slice(prev.get(keep..shared)?);
+                crate::bytes::extend_from(&mut cur, &prev, keep, shared.checked_sub(keep)?)?;
                 copied = shared;
                 let rest = kl.checked_sub(shared + 9)?;
-                cur.extend_from_slice(take(&mut pos, rest)?);
+                crate::bytes::extend_from(&mut cur, payload, pos, rest)?;
+                pos += rest;
             }
         }
         // Timestamp: the bytes after the `flag & 7` it shares with the previous one.
