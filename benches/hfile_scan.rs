@@ -227,7 +227,7 @@ fn main() {
             (floor1p, "pread")
         };
         // Scans open the file afresh each run, so they pay for mapping it as a user does.
-        let (scan1, n) = best(2, || {
+        let (scan1, n) = best(3, || {
             let f = HFile::open(&path).expect("open");
             let mut s = f.scanner();
             let mut n = 0u64;
@@ -238,7 +238,7 @@ fn main() {
         });
         std::hint::black_box(n);
         // The same scan with blocks spread over both cores (cells of each block in order).
-        let (scan2, n2) = best(2, || {
+        let (scan2, n2) = best(3, || {
             let f = HFile::open(&path).expect("open");
             p2.install(|| {
                 let offs = f
@@ -263,10 +263,10 @@ fn main() {
             })
         });
         assert_eq!(n, n2, "parallel scan saw other cells");
-        let (ver1, r1) = best(2, || {
+        let (ver1, r1) = best(3, || {
             p1.install(|| hbkit::hfile::verify::verify_file(&path))
         });
-        let (ver2, r2) = best(2, || {
+        let (ver2, r2) = best(3, || {
             p2.install(|| hbkit::hfile::verify::verify_file(&path))
         });
         assert_eq!(
