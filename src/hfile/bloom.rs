@@ -169,6 +169,7 @@ impl BloomMeta {
 }
 
 /// HBase's MurmurHash (a MurmurHash2 variant whose tail bytes are sign-extended).
+#[inline]
 pub fn murmur_hash(data: &[u8], seed: i32) -> i32 {
     let m: i32 = 0x5bd1_e995;
     let r = 24;
@@ -201,6 +202,7 @@ pub fn murmur_hash(data: &[u8], seed: i32) -> i32 {
 }
 
 /// MurmurHash3 x86_32 as HBase's `MurmurHash3.hash`.
+#[inline]
 pub fn murmur3_hash(data: &[u8], seed: i32) -> i32 {
     let (c1, c2) = (0xcc9e_2d51u32, 0x1b87_3593u32);
     let mut h = seed as u32;
@@ -230,6 +232,7 @@ pub fn murmur3_hash(data: &[u8], seed: i32) -> i32 {
 }
 
 /// Hash `key` with the given type; None for hash types hbkit does not implement.
+#[inline]
 pub fn hash(hash_type: i32, key: &[u8], seed: i32) -> Option<i32> {
     match hash_type {
         MURMUR_HASH => Some(murmur_hash(key, seed)),
@@ -302,12 +305,26 @@ impl Probe {
     #[inline]
     pub fn contains_hashed(&self, bits: &[u8], (h1, h2): (i32, i32)) -> bool {
         let m = self.bits;
+        let bit = |p: u64| {
+            bits.get((p >> 3) as usize)
+                .is_some_and(|b| b & (1 << (p & 7)) != 0)
+        };
         let mut combined = h1;
+        if m.m != 0 {
+            // The fast modulo holds for every u32, which is all `unsigned_abs` gives.
+            for _ in 0..self.hash_count {
+                if !bit(m.of_u32(combined.unsigned_abs())) {
+                    return false;
+                }
+                combined = combined.wrapping_add(h2);
+            }
+            return true;
+        }
+        // A zero-size chunk has no bit to probe: like `contains`, it cannot say no.
         for _ in 0..self.hash_count {
-            let hit = m
-                .of(u64::from(combined.unsigned_abs()))
-                .and_then(|p| bits.get((p >> 3) as usize).map(|b| b & (1 << (p & 7)) != 0));
-            if hit != Some(true) {
+            if m.of(u64::from(combined.unsigned_abs()))
+                .is_some_and(|p| !bit(p))
+            {
                 return false;
             }
             combined = combined.wrapping_add(h2);
@@ -333,6 +350,12 @@ impl Modulus {
             0
         };
         Modulus { d, m }
+    }
+    /// `x % d` by the fast path, which must apply (`m != 0`).
+    #[inline]
+    fn of_u32(&self, x: u32) -> u64 {
+        let low = self.m.wrapping_mul(u64::from(x));
+        ((u128::from(low) * u128::from(self.d)) >> 64) as u64
     }
     /// `x % d` (None when d = 0); exact for every `x < 2^32` on the fast path.
     #[inline]
@@ -399,6 +422,36 @@ mod tests {
         assert_eq!(super::Modulus::new(0).of(5), None);
     }
     use super::*;
+
+    /// Probing with precomputed hashes answers as probing the key: on a chunk half set, on
+    /// one fully set, and on an empty (zero-byte) chunk.
+    #[test]
+    fn hashed_probe_matches_key_probe() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for (size, fill) in [(1000usize, 0x55u8), (4096, 0xff), (131072, 0xa7), (0, 0)] {
+            let bits = vec![fill; size];
+            for hash_type in [MURMUR_HASH, MURMUR_HASH3] {
+                let probe = Probe::new(hash_type, 7, size);
+                let mut agree = [0usize; 2];
+                for i in 0..2000u32 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let key = format!("row-{i:07}-{}", x % 1000);
+                    let want = probe.contains(&bits, key.as_bytes()).unwrap();
+                    let h = hash_pair(hash_type, key.as_bytes()).unwrap();
+                    assert_eq!(probe.contains_hashed(&bits, h), want, "{key} in {size}");
+                    agree[usize::from(want)] += 1;
+                }
+                // A half-set chunk answers both ways; a full one, or one with no bits to
+                // probe, always yes.
+                match (size, fill) {
+                    (0, _) | (_, 0xff) => assert_eq!(agree[0], 0),
+                    _ => assert!(agree[0] > 0 && agree[1] > 0, "{agree:?}"),
+                }
+            }
+        }
+    }
 
     #[test]
     fn spec_vectors() {
