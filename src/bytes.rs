@@ -143,13 +143,13 @@ pub fn read_vlong(b: &[u8]) -> Option<(i64, usize)> {
     if b0 >= -112 {
         return Some((b0 as i64, 1));
     }
-    read_vlong_long(b)
+    read_vlong_9(b).or_else(|| read_vlong_long(b))
 }
 
-/// [`read_vlong`] for hot loops: inline, branch-light, and only when nine bytes are
-/// present (None otherwise: call [`read_vlong`]).
+/// [`read_vlong`]'s common case: inline, branch-light, and only when nine bytes are present
+/// (None otherwise).
 #[inline(always)]
-pub fn read_vlong_9(b: &[u8]) -> Option<(i64, usize)> {
+fn read_vlong_9(b: &[u8]) -> Option<(i64, usize)> {
     let [b0, w @ ..]: [u8; 9] = b.get(..9)?.try_into().ok()?;
     let b0 = b0 as i8;
     if b0 >= -112 {
@@ -166,9 +166,9 @@ pub fn read_vlong_9(b: &[u8]) -> Option<(i64, usize)> {
     Some((if neg { !v } else { v }, 1 + n as usize))
 }
 
-/// [`read_vlong`] out of line: for hot loops that read one-byte vlongs themselves.
+/// [`read_vlong`] out of line, for the last bytes of a buffer.
 #[inline(never)]
-pub fn read_vlong_long(b: &[u8]) -> Option<(i64, usize)> {
+fn read_vlong_long(b: &[u8]) -> Option<(i64, usize)> {
     let b0 = *b.first()? as i8;
     if b0 >= -112 {
         return Some((b0 as i64, 1));

@@ -467,16 +467,9 @@ impl<'a> BlockDecoder<'a> {
         let mut end = vs.checked_add(vl)?;
         let mut seq = 0;
         if self.flags.mvcc {
-            let b = *d.get(end)? as i8;
-            if b >= -112 {
-                seq = i64::from(b) as u64;
-                end += 1;
-            } else {
-                let b = d.get(end..)?;
-                let (v, n) = crate::bytes::read_vlong_9(b).or_else(|| read_vlong(b))?;
-                seq = v as u64;
-                end += n;
-            }
+            let (v, n) = read_vlong(d.get(end..)?)?;
+            seq = v as u64;
+            end += n;
         }
         if end > self.end {
             return None;

@@ -1177,12 +1177,7 @@ fn seq_at(payload: &[u8], p: usize, mvcc: bool) -> Option<(u64, usize)> {
     if !mvcc {
         return Some((0, 0));
     }
-    let b0 = *payload.get(p)? as i8;
-    if b0 >= -112 {
-        return Some((b0 as u64, 1));
-    }
-    let b = payload.get(p..)?;
-    let (v, m) = crate::bytes::read_vlong_9(b).or_else(|| crate::bytes::read_vlong(b))?;
+    let (v, m) = crate::bytes::read_vlong(payload.get(p..)?)?;
     Some((v as u64, m))
 }
 
